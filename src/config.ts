@@ -1,0 +1,88 @@
+import path from 'node:path'
+
+export interface Config {
+  /** Absolute path of the data directory (SQLite database and archives). */
+  readonly dataDir: string
+  readonly dbPath: string
+  readonly archiveDir: string
+  readonly host: string
+  readonly port: number
+  /** External base URL (scheme://host[:port][/prefix]) used in metadata; derived from the request when unset. */
+  readonly publicUrl: string | undefined
+  /** Trust X-Forwarded-* headers from a reverse proxy. */
+  readonly trustProxy: boolean
+  readonly logLevel: string
+  /** Realm sent in WWW-Authenticate. */
+  readonly realm: string
+  /** How often pending key last-used times are written to the database. */
+  readonly lastUsedFlushMs: number
+}
+
+export type ConfigInput = Partial<Record<
+'dataDir' | 'host' | 'port' | 'publicUrl' | 'trustProxy' | 'logLevel' | 'realm' | 'lastUsedFlushMs', string | number | boolean | undefined>>
+
+export class ConfigError extends Error {
+  constructor (message: string) {
+    super(message)
+    this.name = 'ConfigError'
+  }
+}
+
+const LOG_LEVELS = new Set(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
+
+function str (v: unknown): string | undefined {
+  if (v === undefined || v === null || v === '') return undefined
+  return String(v)
+}
+
+function parsePort (v: string | undefined, fallback: number): number {
+  if (v === undefined) return fallback
+  const n = Number(v)
+  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new ConfigError(`invalid port "${v}": use a number from 0 to 65535`)
+  return n
+}
+
+function parseBool (name: string, v: string | undefined, fallback: boolean): boolean {
+  if (v === undefined) return fallback
+  if (/^(1|true|yes|on)$/i.test(v)) return true
+  if (/^(0|false|no|off)$/i.test(v)) return false
+  throw new ConfigError(`invalid ${name} "${v}": use true or false`)
+}
+
+function parsePublicUrl (v: string | undefined): string | undefined {
+  if (v === undefined) return undefined
+  let url: URL
+  try {
+    url = new URL(v)
+  } catch {
+    throw new ConfigError(`invalid PACKYARD_PUBLIC_URL "${v}": use an absolute URL such as https://packages.example.com`)
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new ConfigError(`invalid PACKYARD_PUBLIC_URL "${v}": use http or https`)
+  if (url.search !== '' || url.hash !== '' || url.username !== '') throw new ConfigError(`invalid PACKYARD_PUBLIC_URL "${v}": no query, fragment or credentials`)
+  return `${url.origin}${url.pathname.replace(/\/+$/, '')}`
+}
+
+/**
+ * Builds the typed configuration. Pure: explicit values (CLI flags, tests) win over
+ * the environment, which wins over defaults. Relative paths resolve against cwd.
+ */
+export function loadConfig (env: Record<string, string | undefined> = {}, overrides: ConfigInput = {}, cwd = process.cwd()): Config {
+  const pick = (key: keyof ConfigInput, envName: string): string | undefined => str(overrides[key]) ?? str(env[envName])
+  const dataDir = path.resolve(cwd, pick('dataDir', 'PACKYARD_DATA_DIR') ?? './storage')
+  const logLevel = pick('logLevel', 'PACKYARD_LOG_LEVEL') ?? 'info'
+  if (!LOG_LEVELS.has(logLevel)) throw new ConfigError(`invalid log level "${logLevel}": use one of ${[...LOG_LEVELS].join(', ')}`)
+  const flush = Number(pick('lastUsedFlushMs', 'PACKYARD_LAST_USED_FLUSH_MS') ?? 30_000)
+  if (!Number.isFinite(flush) || flush < 0) throw new ConfigError('invalid PACKYARD_LAST_USED_FLUSH_MS: use a number of milliseconds')
+  return Object.freeze({
+    dataDir,
+    dbPath: path.join(dataDir, 'packyard.sqlite'),
+    archiveDir: path.join(dataDir, 'archives'),
+    host: pick('host', 'PACKYARD_HOST') ?? '0.0.0.0',
+    port: parsePort(pick('port', 'PACKYARD_PORT'), 8080),
+    publicUrl: parsePublicUrl(pick('publicUrl', 'PACKYARD_PUBLIC_URL')),
+    trustProxy: parseBool('PACKYARD_TRUST_PROXY', pick('trustProxy', 'PACKYARD_TRUST_PROXY'), false),
+    logLevel,
+    realm: pick('realm', 'PACKYARD_REALM') ?? 'Packyard',
+    lastUsedFlushMs: flush
+  })
+}

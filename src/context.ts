@@ -1,0 +1,46 @@
+import type { Config } from './config.js'
+import { openDatabase } from './db/database.js'
+import { createAccountsRepository } from './repositories/accounts.js'
+import { createAccessKeysRepository } from './repositories/access-keys.js'
+import { createPackagesRepository } from './repositories/packages.js'
+import { createArchiveStore } from './repositories/archive-store.js'
+import { createAccountService } from './services/accounts.js'
+import { createAccessKeyService, createUsageTracker } from './services/access-keys.js'
+import { createCatalogService } from './services/catalog.js'
+
+/**
+ * The domain half of the composition root: opens this instance's database and wires
+ * repositories into services. buildApp adds HTTP on top; the CLI uses it directly.
+ */
+export function createContext (config: Config) {
+  const db = openDatabase(config.dbPath)
+  const store = createArchiveStore(config.archiveDir)
+  const repos = {
+    accounts: createAccountsRepository(db),
+    keys: createAccessKeysRepository(db),
+    packages: createPackagesRepository(db)
+  }
+  const usage = createUsageTracker({ keys: repos.keys, flushMs: config.lastUsedFlushMs })
+  const services = {
+    accounts: createAccountService({ accounts: repos.accounts }),
+    keys: createAccessKeyService({ keys: repos.keys, usage }),
+    catalog: createCatalogService({ db, packages: repos.packages, store })
+  }
+  let closed = false
+  return {
+    config,
+    db,
+    store,
+    repos,
+    usage,
+    ...services,
+    close (): void {
+      if (closed) return
+      closed = true
+      usage.close()
+      db.close()
+    }
+  }
+}
+
+export type Context = ReturnType<typeof createContext>

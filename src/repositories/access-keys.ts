@@ -1,0 +1,97 @@
+import type { Db } from '../db/database.js'
+
+export interface AccessKey {
+  id: number
+  accountId: number
+  name: string
+  publicKey: string
+  enabled: boolean
+  createdAt: string
+  lastUsedAt: string | null
+}
+
+/** What the authentication check needs, and nothing more. */
+export interface KeyCredential {
+  id: number
+  accountId: number
+  privateKeyHash: Buffer
+  enabled: boolean
+}
+
+interface KeyRow {
+  id: number
+  account_id: number
+  name: string
+  public_key: string
+  enabled: number
+  created_at: string
+  last_used_at: string | null
+}
+
+const COLUMNS = 'id, account_id, name, public_key, enabled, created_at, last_used_at'
+const toKey = (r: KeyRow): AccessKey => ({
+  id: r.id,
+  accountId: r.account_id,
+  name: r.name,
+  publicKey: r.public_key,
+  enabled: r.enabled === 1,
+  createdAt: r.created_at,
+  lastUsedAt: r.last_used_at
+})
+
+export function createAccessKeysRepository (db: Db) {
+  const insert = db.prepare<[number, string, string, Buffer, string], void>(
+    'INSERT INTO access_keys (account_id, name, public_key, private_key_hash, enabled, created_at) VALUES (?, ?, ?, ?, 1, ?)')
+  const byPublicKey = db.prepare<[string], KeyRow>(`SELECT ${COLUMNS} FROM access_keys WHERE public_key = ?`)
+  const byId = db.prepare<[number], KeyRow>(`SELECT ${COLUMNS} FROM access_keys WHERE id = ?`)
+  const credential = db.prepare<[string], { id: number, account_id: number, private_key_hash: Buffer, enabled: number }>(
+    'SELECT id, account_id, private_key_hash, enabled FROM access_keys WHERE public_key = ?')
+  const byAccount = db.prepare<[number], KeyRow>(`SELECT ${COLUMNS} FROM access_keys WHERE account_id = ? ORDER BY created_at, id`)
+  const rename = db.prepare<[string, number], void>('UPDATE access_keys SET name = ? WHERE id = ?')
+  const replaceSecret = db.prepare<[string, Buffer, number], void>(
+    'UPDATE access_keys SET public_key = ?, private_key_hash = ?, last_used_at = NULL WHERE id = ?')
+  const setEnabled = db.prepare<[number, number], void>('UPDATE access_keys SET enabled = ? WHERE id = ?')
+  const remove = db.prepare<[number], void>('DELETE FROM access_keys WHERE id = ?')
+  // Only ever moves forward, so a late flush cannot overwrite a newer time.
+  const touch = db.prepare<[string, number, string], void>(
+    'UPDATE access_keys SET last_used_at = ? WHERE id = ? AND (last_used_at IS NULL OR last_used_at < ?)')
+
+  return {
+    insert (accountId: number, name: string, publicKey: string, privateKeyHash: Buffer): AccessKey {
+      insert.run(accountId, name, publicKey, privateKeyHash, new Date().toISOString())
+      return toKey(byPublicKey.get(publicKey)!)
+    },
+    findByPublicKey (publicKey: string): AccessKey | undefined {
+      const r = byPublicKey.get(publicKey)
+      return r === undefined ? undefined : toKey(r)
+    },
+    findById (id: number): AccessKey | undefined {
+      const r = byId.get(id)
+      return r === undefined ? undefined : toKey(r)
+    },
+    credential (publicKey: string): KeyCredential | undefined {
+      const r = credential.get(publicKey)
+      return r === undefined ? undefined : { id: r.id, accountId: r.account_id, privateKeyHash: r.private_key_hash, enabled: r.enabled === 1 }
+    },
+    listByAccount (accountId: number): AccessKey[] {
+      return byAccount.all(accountId).map(toKey)
+    },
+    rename (id: number, name: string): void {
+      rename.run(name, id)
+    },
+    replaceSecret (id: number, publicKey: string, privateKeyHash: Buffer): void {
+      replaceSecret.run(publicKey, privateKeyHash, id)
+    },
+    setEnabled (id: number, enabled: boolean): void {
+      setEnabled.run(enabled ? 1 : 0, id)
+    },
+    delete (id: number): void {
+      remove.run(id)
+    },
+    touchMany: db.transaction((entries: Array<[number, string]>) => {
+      for (const [id, at] of entries) touch.run(at, id, at)
+    })
+  }
+}
+
+export type AccessKeysRepository = ReturnType<typeof createAccessKeysRepository>

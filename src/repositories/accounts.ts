@@ -1,0 +1,73 @@
+import type { Db } from '../db/database.js'
+import { errors } from '../errors.js'
+
+export interface Account {
+  id: number
+  username: string
+  mageId: string
+  email: string | null
+  createdAt: string
+}
+
+interface AccountRow {
+  id: number
+  username: string
+  mage_id: string
+  email: string | null
+  created_at: string
+}
+
+const toAccount = (r: AccountRow): Account =>
+  ({ id: r.id, username: r.username, mageId: r.mage_id, email: r.email, createdAt: r.created_at })
+
+export function createAccountsRepository (db: Db) {
+  const insert = db.prepare<[string, string, string | null, string | null, string], void>(
+    'INSERT INTO accounts (username, mage_id, email, password_hash, created_at) VALUES (?, ?, ?, ?, ?)')
+  const byUsername = db.prepare<[string], AccountRow>('SELECT id, username, mage_id, email, created_at FROM accounts WHERE username = ?')
+  const byId = db.prepare<[number], AccountRow>('SELECT id, username, mage_id, email, created_at FROM accounts WHERE id = ?')
+  const byMageId = db.prepare<[string], AccountRow>('SELECT id, username, mage_id, email, created_at FROM accounts WHERE mage_id = ?')
+  const all = db.prepare<[], AccountRow>('SELECT id, username, mage_id, email, created_at FROM accounts ORDER BY username')
+  const passwordHash = db.prepare<[number], { password_hash: string | null }>('SELECT password_hash FROM accounts WHERE id = ?')
+  const setPassword = db.prepare<[string, number], void>('UPDATE accounts SET password_hash = ? WHERE id = ?')
+  const mageIdTaken = db.prepare<[string], { n: number }>('SELECT count(*) AS n FROM accounts WHERE mage_id = ?')
+
+  return {
+    create (input: { username: string, mageId: string, email: string | null, passwordHash: string | null }): Account {
+      try {
+        insert.run(input.username, input.mageId, input.email, input.passwordHash, new Date().toISOString())
+      } catch (err) {
+        if ((err as { code?: string }).code === 'SQLITE_CONSTRAINT_UNIQUE') {
+          throw errors.conflict(`account "${input.username}" already exists`)
+        }
+        throw err
+      }
+      return toAccount(byUsername.get(input.username)!)
+    },
+    findByUsername (username: string): Account | undefined {
+      const r = byUsername.get(username)
+      return r === undefined ? undefined : toAccount(r)
+    },
+    findById (id: number): Account | undefined {
+      const r = byId.get(id)
+      return r === undefined ? undefined : toAccount(r)
+    },
+    findByMageId (mageId: string): Account | undefined {
+      const r = byMageId.get(mageId)
+      return r === undefined ? undefined : toAccount(r)
+    },
+    list (): Account[] {
+      return all.all().map(toAccount)
+    },
+    passwordHash (id: number): string | null {
+      return passwordHash.get(id)?.password_hash ?? null
+    },
+    setPasswordHash (id: number, hash: string): void {
+      setPassword.run(hash, id)
+    },
+    isMageIdTaken (mageId: string): boolean {
+      return mageIdTaken.get(mageId)!.n > 0
+    }
+  }
+}
+
+export type AccountsRepository = ReturnType<typeof createAccountsRepository>

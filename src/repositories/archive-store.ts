@@ -1,0 +1,78 @@
+import { createHash, randomBytes } from 'node:crypto'
+import { createReadStream, createWriteStream, mkdirSync, type ReadStream } from 'node:fs'
+import { open, rename, stat, unlink } from 'node:fs/promises'
+import path from 'node:path'
+import { pipeline } from 'node:stream/promises'
+import { Transform } from 'node:stream'
+
+export interface StagedFile {
+  tempPath: string
+  sha1: string
+  sha256: string
+  size: number
+}
+
+/**
+ * Content-addressed archive files under <dataDir>/archives: <sha256[0:2]>/<sha256>.zip.
+ * Writes go to a temp file in the same filesystem, are fsynced, then renamed into place,
+ * so a crash never leaves a half-written archive under a final name.
+ */
+export function createArchiveStore (root: string) {
+  const tmpDir = path.join(root, 'tmp')
+  mkdirSync(tmpDir, { recursive: true })
+
+  const finalPath = (sha256: string): string => path.join(root, sha256.slice(0, 2), `${sha256}.zip`)
+
+  return {
+    finalPath,
+    /** Copies a source file into a temp file while hashing it. */
+    async stage (source: string): Promise<StagedFile> {
+      const tempPath = path.join(tmpDir, `${process.pid}-${randomBytes(8).toString('hex')}.part`)
+      const sha1 = createHash('sha1')
+      const sha256 = createHash('sha256')
+      let size = 0
+      const hasher = new Transform({
+        transform (chunk: Buffer, _enc, cb) {
+          sha1.update(chunk)
+          sha256.update(chunk)
+          size += chunk.length
+          cb(null, chunk)
+        }
+      })
+      try {
+        await pipeline(createReadStream(source), hasher, createWriteStream(tempPath, { flags: 'wx' }))
+        const fh = await open(tempPath, 'r+')
+        try { await fh.sync() } finally { await fh.close() }
+      } catch (err) {
+        await unlink(tempPath).catch(() => {})
+        throw err
+      }
+      return { tempPath, sha1: sha1.digest('hex'), sha256: sha256.digest('hex'), size }
+    },
+    /** Moves a staged file to its content address. Returns false when that content was already stored. */
+    async commit (staged: StagedFile): Promise<boolean> {
+      const target = finalPath(staged.sha256)
+      const existing = await stat(target).catch(() => undefined)
+      if (existing !== undefined && existing.size === staged.size) {
+        await unlink(staged.tempPath)
+        return false
+      }
+      mkdirSync(path.dirname(target), { recursive: true })
+      await rename(staged.tempPath, target)
+      const dir = await open(path.dirname(target), 'r')
+      try { await dir.sync() } finally { await dir.close() }
+      return true
+    },
+    async discard (staged: StagedFile): Promise<void> {
+      await unlink(staged.tempPath).catch(() => {})
+    },
+    async remove (sha256: string): Promise<void> {
+      await unlink(finalPath(sha256)).catch(() => {})
+    },
+    open (sha256: string, range?: { start: number, end: number }): ReadStream {
+      return createReadStream(finalPath(sha256), range)
+    }
+  }
+}
+
+export type ArchiveStore = ReturnType<typeof createArchiveStore>

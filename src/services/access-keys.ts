@@ -1,0 +1,144 @@
+import type { AccessKeysRepository, AccessKey } from '../repositories/access-keys.js'
+import { errors } from '../errors.js'
+import { generateKey, hashSecret, KEY_PATTERN, secretMatches } from './secrets.js'
+
+export interface IssuedKey {
+  key: AccessKey
+  /** Shown once; only its hash is stored. */
+  privateKey: string
+}
+
+export type AuthResult =
+  | { ok: true, accountId: number, keyId: number }
+  | { ok: false, reason: 'malformed' | 'unknown' | 'wrong_secret' | 'disabled' }
+
+const NAME_MAX = 100
+// A stable dummy hash so an unknown public key costs the same as a wrong private key.
+const DUMMY_HASH = hashSecret('packyard-dummy-key-for-constant-time')
+
+function cleanName (name: string): string {
+  const trimmed = name.trim()
+  if (trimmed.length === 0 || trimmed.length > NAME_MAX || /[\p{Cc}]/u.test(trimmed)) {
+    throw errors.invalidArgument(`invalid key name: use 1-${NAME_MAX} printable characters`)
+  }
+  return trimmed
+}
+
+/**
+ * The access key lifecycle and the credential check. Every change is a database write
+ * the next request reads, so it takes effect at once, in this process and any other.
+ */
+export function createAccessKeyService (deps: { keys: AccessKeysRepository, usage: UsageTracker }) {
+  const { keys, usage } = deps
+
+  function get (publicKey: string): AccessKey {
+    const key = KEY_PATTERN.test(publicKey) ? keys.findByPublicKey(publicKey) : undefined
+    if (key === undefined) throw errors.notFound(`access key "${publicKey}"`)
+    return key
+  }
+
+  function freshPublicKey (): string {
+    for (;;) {
+      const candidate = generateKey()
+      if (keys.findByPublicKey(candidate) === undefined) return candidate
+    }
+  }
+
+  return {
+    get,
+    /** The key, checked to belong to the account (for pages and APIs acting as the holder). */
+    getOwned (accountId: number, publicKey: string): AccessKey {
+      const key = get(publicKey)
+      if (key.accountId !== accountId) throw errors.notFound(`access key "${publicKey}"`)
+      return key
+    },
+    create (accountId: number, name: string): IssuedKey {
+      const privateKey = generateKey()
+      const key = keys.insert(accountId, cleanName(name), freshPublicKey(), hashSecret(privateKey))
+      return { key, privateKey }
+    },
+    list (accountId: number): AccessKey[] {
+      return keys.listByAccount(accountId).map((k) => ({ ...k, lastUsedAt: usage.lastUsed(k.id, k.lastUsedAt) }))
+    },
+    rename (publicKey: string, name: string): AccessKey {
+      const key = get(publicKey)
+      keys.rename(key.id, cleanName(name))
+      return { ...key, name: cleanName(name) }
+    },
+    regenerate (publicKey: string): IssuedKey {
+      const key = get(publicKey)
+      const privateKey = generateKey()
+      const newPublic = freshPublicKey()
+      keys.replaceSecret(key.id, newPublic, hashSecret(privateKey))
+      usage.forget(key.id)
+      return { key: { ...key, publicKey: newPublic, lastUsedAt: null }, privateKey }
+    },
+    setEnabled (publicKey: string, enabled: boolean): AccessKey {
+      const key = get(publicKey)
+      keys.setEnabled(key.id, enabled)
+      return { ...key, enabled }
+    },
+    delete (publicKey: string): AccessKey {
+      const key = get(publicKey)
+      keys.delete(key.id)
+      usage.forget(key.id)
+      return key
+    },
+    /** One indexed lookup and one SHA-256 per request; no write (see UsageTracker). */
+    authenticate (publicKey: string, privateKey: string): AuthResult {
+      if (!KEY_PATTERN.test(publicKey) || privateKey.length !== 32) return { ok: false, reason: 'malformed' }
+      const cred = keys.credential(publicKey)
+      const matches = secretMatches(privateKey, cred?.privateKeyHash ?? DUMMY_HASH)
+      if (cred === undefined) return { ok: false, reason: 'unknown' }
+      if (!matches) return { ok: false, reason: 'wrong_secret' }
+      if (!cred.enabled) return { ok: false, reason: 'disabled' }
+      usage.record(cred.id)
+      return { ok: true, accountId: cred.accountId, keyId: cred.id }
+    }
+  }
+}
+
+export type AccessKeyService = ReturnType<typeof createAccessKeyService>
+
+/**
+ * Remembers when each key was last used and writes those times in one batch now and
+ * then (and on close), so authentication never turns a read into a database write.
+ */
+export function createUsageTracker (deps: { keys: AccessKeysRepository, flushMs: number }) {
+  const pending = new Map<number, string>()
+  let timer: NodeJS.Timeout | undefined
+
+  function flush (): void {
+    if (pending.size === 0) return
+    const entries = [...pending.entries()]
+    pending.clear()
+    deps.keys.touchMany(entries)
+  }
+
+  return {
+    record (keyId: number): void {
+      pending.set(keyId, new Date().toISOString())
+      if (timer === undefined && deps.flushMs > 0) {
+        timer = setTimeout(() => { timer = undefined; flush() }, deps.flushMs)
+        timer.unref()
+      } else if (deps.flushMs === 0) {
+        flush()
+      }
+    },
+    lastUsed (keyId: number, stored: string | null): string | null {
+      const p = pending.get(keyId)
+      return p !== undefined && (stored === null || p > stored) ? p : stored
+    },
+    forget (keyId: number): void {
+      pending.delete(keyId)
+    },
+    flush,
+    close (): void {
+      if (timer !== undefined) clearTimeout(timer)
+      timer = undefined
+      flush()
+    }
+  }
+}
+
+export type UsageTracker = ReturnType<typeof createUsageTracker>

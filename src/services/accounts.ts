@@ -1,0 +1,44 @@
+import type { AccountsRepository, Account } from '../repositories/accounts.js'
+import { errors } from '../errors.js'
+import { generateMageId, hashPassword } from './secrets.js'
+
+const USERNAME = /^[A-Za-z0-9][A-Za-z0-9._-]{1,63}$/
+const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/
+export const MIN_PASSWORD_LENGTH = 10
+
+export function createAccountService (deps: { accounts: AccountsRepository }) {
+  const { accounts } = deps
+
+  function newMageId (): string {
+    for (let i = 0; i < 20; i++) {
+      const id = generateMageId()
+      if (!accounts.isMageIdTaken(id)) return id
+    }
+    throw new Error('could not allocate a unique MAGEID')
+  }
+
+  return {
+    async create (input: { username: string, email?: string | undefined, password?: string | undefined }): Promise<Account> {
+      if (!USERNAME.test(input.username)) {
+        throw errors.invalidArgument(`invalid username "${input.username}": use 2-64 letters, digits, dots, dashes or underscores, starting with a letter or digit`)
+      }
+      if (input.email !== undefined && !EMAIL.test(input.email)) throw errors.invalidArgument(`invalid email "${input.email}"`)
+      if (input.password !== undefined && input.password.length < MIN_PASSWORD_LENGTH) {
+        throw errors.invalidArgument(`password too short: use at least ${MIN_PASSWORD_LENGTH} characters`)
+      }
+      if (accounts.findByUsername(input.username) !== undefined) throw errors.conflict(`account "${input.username}" already exists`)
+      const passwordHash = input.password === undefined ? null : await hashPassword(input.password)
+      return accounts.create({ username: input.username, mageId: newMageId(), email: input.email ?? null, passwordHash })
+    },
+    get (username: string): Account {
+      const account = accounts.findByUsername(username)
+      if (account === undefined) throw errors.notFound(`account "${username}"`)
+      return account
+    },
+    list (): Account[] {
+      return accounts.list()
+    }
+  }
+}
+
+export type AccountService = ReturnType<typeof createAccountService>

@@ -1,0 +1,199 @@
+import { spawn, type ChildProcess } from 'node:child_process'
+import { mkdtempSync, writeFileSync, mkdirSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import path from 'node:path'
+import { fileURLToPath } from 'node:url'
+import yazl from 'yazl'
+import type { FastifyInstance } from 'fastify'
+import { loadConfig, type Config, type ConfigInput } from '../../src/config.js'
+import { buildApp } from '../../src/app.js'
+
+export const ROOT = fileURLToPath(new URL('../../', import.meta.url))
+export const BIN = path.join(ROOT, 'bin', 'packyard.js')
+
+interface Teardown { teardown: (fn: () => unknown) => void }
+
+/** A temp directory removed when the test ends. */
+export function tempDir (t: Teardown, prefix = 'packyard-test-'): string {
+  const dir = mkdtempSync(path.join(tmpdir(), prefix))
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
+  return dir
+}
+
+/** Real zip bytes. `prefix` puts every file inside one top-level folder, as GitHub archives do. */
+export function makeZip (files: Record<string, string | Buffer>, opts: { prefix?: string } = {}): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const zip = new yazl.ZipFile()
+    const mtime = new Date('2030-01-01T00:00:00Z')
+    for (const [name, content] of Object.entries(files)) {
+      const entry = (opts.prefix === undefined ? '' : `${opts.prefix}/`) + name
+      zip.addBuffer(Buffer.isBuffer(content) ? content : Buffer.from(content), entry, { mtime })
+    }
+    zip.end()
+    const chunks: Buffer[] = []
+    zip.outputStream.on('data', (c: Buffer) => chunks.push(c))
+    zip.outputStream.on('end', () => resolve(Buffer.concat(chunks)))
+    zip.outputStream.on('error', reject)
+  })
+}
+
+/** Writes a package archive whose composer.json is `composer` plus a PHP class file. */
+export async function writePackageZip (dir: string, composer: Record<string, unknown>, opts: { prefix?: string, files?: Record<string, string>, fileName?: string } = {}): Promise<string> {
+  const name = String(composer.name ?? 'unnamed').replace('/', '-')
+  const file = path.join(dir, opts.fileName ?? `${name}-${String(composer.version ?? 'x')}-${Math.random().toString(36).slice(2, 8)}.zip`)
+  const files = { 'composer.json': JSON.stringify(composer, null, 2), ...(opts.files ?? {}) }
+  writeFileSync(file, await makeZip(files, opts.prefix === undefined ? {} : { prefix: opts.prefix }))
+  return file
+}
+
+export interface CliResult {
+  code: number
+  stdout: string
+  stderr: string
+  /** stdout parsed as JSON when it is JSON, else undefined. */
+  json: any
+}
+
+/** Runs the real `packyard` command (bin/packyard.js → dist) in a child process. */
+export function runCli (dataDir: string, args: string[], opts: { stdin?: string, env?: Record<string, string> } = {}): Promise<CliResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [BIN, '--data-dir', dataDir, ...args], {
+      env: { ...process.env, ...opts.env },
+      stdio: ['pipe', 'pipe', 'pipe']
+    })
+    let stdout = ''
+    let stderr = ''
+    child.stdout.on('data', (c: Buffer) => { stdout += c.toString() })
+    child.stderr.on('data', (c: Buffer) => { stderr += c.toString() })
+    child.on('error', reject)
+    child.on('close', (code) => {
+      let json: unknown
+      try { json = JSON.parse(stdout) } catch { json = undefined }
+      resolve({ code: code ?? -1, stdout, stderr, json })
+    })
+    child.stdin.end(opts.stdin ?? '')
+  })
+}
+
+/** Like runCli with --json, failing loudly when the command fails. */
+export async function cliJson (dataDir: string, args: string[], opts: { stdin?: string } = {}): Promise<any> {
+  const r = await runCli(dataDir, ['--json', ...args], opts)
+  if (r.code !== 0) throw new Error(`packyard ${args.join(' ')} failed (${r.code}): ${r.stderr}`)
+  return r.json
+}
+
+export interface ServerProcess {
+  url: string
+  port: number
+  child: ChildProcess
+  /** Everything the server logged so far. */
+  log: () => string
+  stop: (signal?: NodeJS.Signals) => Promise<number | null>
+}
+
+/** Starts `packyard serve` as a real process on 127.0.0.1 with a free port. */
+export function startServer (t: Teardown, dataDir: string, opts: { env?: Record<string, string>, args?: string[] } = {}): Promise<ServerProcess> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [BIN, '--data-dir', dataDir, 'serve', '--host', '127.0.0.1', '--port', '0', ...(opts.args ?? [])], {
+      env: { ...process.env, PACKYARD_LOG_LEVEL: 'info', ...opts.env },
+      stdio: ['ignore', 'pipe', 'pipe']
+    })
+    let log = ''
+    let started = false
+    let exitCode: number | null | undefined
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => { exitCode = code; resolve(code) }))
+    const stop = async (signal: NodeJS.Signals = 'SIGTERM'): Promise<number | null> => {
+      if (exitCode === undefined) child.kill(signal)
+      return await exited
+    }
+    t.teardown(() => stop('SIGKILL'))
+    const onData = (c: Buffer): void => {
+      log += c.toString()
+      const m = /Server listening at (http:\/\/127\.0\.0\.1:(\d+))/.exec(log)
+      if (!started && m !== null) {
+        started = true
+        resolve({ url: m[1]!, port: Number(m[2]), child, log: () => log, stop })
+      }
+    }
+    child.stdout.on('data', onData)
+    child.stderr.on('data', onData)
+    exited.then((code) => { if (!started) reject(new Error(`server exited (${code}) before listening:\n${log}`)) }, reject)
+  })
+}
+
+export interface TestApp {
+  app: FastifyInstance
+  config: Config
+  dataDir: string
+  /** Everything logged so far. */
+  log: () => string
+}
+
+/** An in-process app on its own temp directory and real SQLite file, for app.inject tests. */
+export async function buildTestApp (t: Teardown, overrides: ConfigInput = {}): Promise<TestApp> {
+  const dataDir = tempDir(t)
+  const config = loadConfig({}, { dataDir, lastUsedFlushMs: 0, logLevel: 'info', ...overrides })
+  let log = ''
+  const logStream = { write: (s: string) => { log += s; return true } } as unknown as NodeJS.WritableStream
+  const app = await buildApp(config, { logStream })
+  t.teardown(() => app.close())
+  return { app, config, dataDir, log: () => log }
+}
+
+export function basic (user: string, pass: string): { authorization: string } {
+  return { authorization: `Basic ${Buffer.from(`${user}:${pass}`).toString('base64')}` }
+}
+
+export interface ComposerProject {
+  dir: string
+  home: string
+  /** Runs composer non-interactively in the project. */
+  run: (args: string[]) => Promise<{ code: number, output: string }>
+  setAuth: (publicKey: string, privateKey: string) => void
+}
+
+/**
+ * A Composer project pointed at a Packyard server, packagist.org disabled, with its own
+ * COMPOSER_HOME and cache so nothing leaks between tests.
+ */
+export function composerProject (t: Teardown, serverUrl: string, opts: { require?: Record<string, string>, minimumStability?: string } = {}): ComposerProject {
+  const dir = tempDir(t, 'packyard-composer-')
+  const home = path.join(dir, '.composer-home')
+  mkdirSync(home)
+  const origin = new URL(serverUrl).host
+  writeFileSync(path.join(dir, 'composer.json'), JSON.stringify({
+    name: 'test/project',
+    require: opts.require ?? {},
+    repositories: [{ type: 'composer', url: serverUrl }, { 'packagist.org': false }],
+    config: { 'secure-http': false, 'allow-plugins': false },
+    ...(opts.minimumStability === undefined ? {} : { 'minimum-stability': opts.minimumStability })
+  }, null, 2))
+  return {
+    dir,
+    home,
+    setAuth (publicKey, privateKey) {
+      writeFileSync(path.join(dir, 'auth.json'), JSON.stringify({ 'http-basic': { [origin]: { username: publicKey, password: privateKey } } }))
+    },
+    run (args) {
+      return new Promise((resolve, reject) => {
+        const child = spawn('composer', [...args, '--no-interaction', '--no-progress', '--no-ansi'], {
+          cwd: dir,
+          env: {
+            ...process.env,
+            COMPOSER_HOME: home,
+            COMPOSER_CACHE_DIR: path.join(home, 'cache'),
+            COMPOSER_NO_INTERACTION: '1',
+            COMPOSER_ALLOW_SUPERUSER: '1',
+            COMPOSER_DISABLE_XDEBUG_WARN: '1'
+          },
+          stdio: ['ignore', 'pipe', 'pipe']
+        })
+        let output = ''
+        child.stdout.on('data', (c: Buffer) => { output += c.toString() })
+        child.stderr.on('data', (c: Buffer) => { output += c.toString() })
+        child.on('error', reject)
+        child.on('close', (code) => resolve({ code: code ?? -1, output }))
+      })
+    }
+  }
+}
