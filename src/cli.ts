@@ -1,6 +1,4 @@
 import { Command, CommanderError, Option } from 'commander'
-import { realpathSync } from 'node:fs'
-import { fileURLToPath } from 'node:url'
 import cliProgress from 'cli-progress'
 import { ConfigError, loadConfig, type Config } from './config.js'
 import { createContext, type Context } from './context.js'
@@ -30,6 +28,8 @@ const defaultIo: Io = {
 }
 
 class UserError extends Error {}
+/** Some archives failed; each failure was already printed on its own line. */
+class PartialFailure extends Error {}
 
 function keyView (k: AccessKey) {
   return { name: k.name, publicKey: k.publicKey, enabled: k.enabled, createdAt: k.createdAt, lastUsedAt: k.lastUsedAt }
@@ -177,7 +177,7 @@ export function buildCli (io: Io = defaultIo): Command {
       }
       if (g.json) io.stdout(JSON.stringify(published, null, 2) + '\n')
       else if (bar !== undefined) io.stdout(`published ${published.length} of ${archives.length} archives\n`)
-      if (failures > 0) process.exitCode = 1
+      if (failures > 0) throw new PartialFailure(`${failures} archive(s) failed`)
     })
 
   const pkg = program.command('package').description('manage packages')
@@ -211,9 +211,10 @@ export async function main (argv: string[], io: Io = defaultIo): Promise<number>
   const program = buildCli(io)
   try {
     await program.parseAsync(argv, { from: 'user' })
-    return typeof process.exitCode === 'number' ? process.exitCode : 0
+    return 0
   } catch (err) {
     if (err instanceof CommanderError) return err.exitCode === 0 ? 0 : 2
+    if (err instanceof PartialFailure) return 1
     if (isPackyardError(err) || err instanceof UserError || err instanceof ConfigError) {
       io.stderr(`packyard: ${err.message}\n`)
       return 1
@@ -221,16 +222,4 @@ export async function main (argv: string[], io: Io = defaultIo): Promise<number>
     io.stderr(`packyard: unexpected error: ${(err as Error).message}\n`)
     return 1
   }
-}
-
-const invokedDirectly = process.argv[1] !== undefined &&
-  realpathSync(process.argv[1]) === realpathSync(fileURLToPath(import.meta.url))
-const viaBin = process.argv[1]?.endsWith('packyard') === true || process.argv[1]?.endsWith('packyard.js') === true
-if (invokedDirectly || viaBin) {
-  main(process.argv.slice(2)).then((code) => {
-    if (code !== 0) process.exitCode = code
-  }, (err: unknown) => {
-    process.stderr.write(`packyard: ${(err as Error).message}\n`)
-    process.exitCode = 1
-  })
 }

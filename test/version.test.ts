@@ -268,6 +268,8 @@ function decorate (r: Random, base: string): string {
   if (r.chance(0.1)) version += `@${r.pick(FLAGS)}`
   if (r.chance(0.07)) version += r.pick(ALIASES) + classicVersion(r)
   if (r.chance(0.03)) version += `@${r.pick(FLAGS)}`
+  // `#ref` suffixes (as in `dev-main#abc123`) are cut by parseStability().
+  if (r.chance(0.04)) version += `#${r.pick(['abc123', 'a\rb', 'beta', '-dev', ''])}`
   if (r.chance(0.05)) version = r.pick(WHITESPACE) + version
   // PCRE's `.` and `$` treat \r, \n and U+2028 differently from JS's: an inner line break shows it.
   if (r.chance(0.03)) version = r.pick(['a\r', 'x\n', '1.0\r', '1.0\n', 'foo\u2028', 'v\r\n']) + version

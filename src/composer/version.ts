@@ -2,7 +2,7 @@
 // PHP's version_compare(). Composer trusts `version_normalized` as sent, so "close enough"
 // is not enough: every regex and quirk below mirrors the PHP source (COMPOSER-PROTOCOL §3).
 
-export type Stability = 'dev' | 'alpha' | 'beta' | 'RC' | 'stable'
+type Stability = 'dev' | 'alpha' | 'beta' | 'RC' | 'stable'
 
 // PCRE's \s (PHP, C-locale tables) is narrower than JS \s, which also matches Unicode spaces.
 const WS = '\\t\\n\\v\\f\\r '
@@ -175,7 +175,7 @@ function comparePart (a: string, b: string): -1 | 0 | 1 {
 }
 
 function compareSpecialForms (a: string, b: string): -1 | 0 | 1 {
-  return sign(BigInt(specialRank(a) - specialRank(b)))
+  return sign(specialRank(a) - specialRank(b))
 }
 
 function specialRank (form: string): number {
@@ -218,8 +218,8 @@ function isNonDigit (ch: string): boolean {
   return !isDigit(ch) && ch !== '.'
 }
 
-function sign (n: bigint): -1 | 0 | 1 {
-  return n < 0n ? -1 : n > 0n ? 1 : 0
+function sign (n: number | bigint): -1 | 0 | 1 {
+  return n < 0 ? -1 : n > 0 ? 1 : 0
 }
 
 // PHP hands version_compare() a C string, so anything after a NUL byte is ignored.
@@ -230,7 +230,7 @@ function cString (s: string): string {
 
 // PHP's trim() strips only these; JS trim() also strips Unicode spaces such as U+00A0.
 function phpTrim (s: string): string {
-  return s.replace(/^[ \t\n\r\0\x0B]+|[ \t\n\r\0\x0B]+$/g, '')
+  return s.replace(/^[ \t\n\r\0\v]+|[ \t\n\r\0\v]+$/g, '')
 }
 
 // PHP 8's strtolower() is ASCII-only; JS toLowerCase() also folds non-ASCII letters.
