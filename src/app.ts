@@ -5,6 +5,12 @@ import { isPackyardError } from './errors.js'
 import { loggerOptions } from './logger.js'
 import healthRoutes from './routes/health.js'
 import composerRoutes, { AUTH_MESSAGES } from './routes/composer.js'
+import metricsRoutes from './routes/metrics.js'
+import { createMetrics, observeHttp } from './metrics.js'
+import accountPages from './routes/account-pages.js'
+import accountApi from './routes/account-api.js'
+import downloadsRoutes from './routes/downloads.js'
+import { createLoginThrottle } from './services/login-throttle.js'
 
 export interface BuildOptions {
   /** Pino destination stream (tests capture the log); stdout when unset. */
@@ -12,14 +18,15 @@ export interface BuildOptions {
 }
 
 /**
- * Sends a JSON error. Content-Type is exactly application/json: Composer prints the
- * `warning` of a 4xx body only then (COMPOSER-PROTOCOL.md §4.6).
+ * A JSON error body. Content-Type must be exactly application/json: Composer prints the
+ * `warning` of a 4xx body only then (COMPOSER-PROTOCOL.md §4.6). It is a Buffer because
+ * Fastify appends `; charset=utf-8` to a JSON type when the payload is a string.
  */
-function errorBody (statusCode: number, code: string, message: string): string {
+function errorBody (statusCode: number, code: string, message: string): Buffer {
   const body: Record<string, string> = { code, message }
   // Composer shows `warning` on any 4xx; only auth failures deserve that prominence.
   if (statusCode === 401 || statusCode === 403) body.warning = message
-  return JSON.stringify(body)
+  return Buffer.from(JSON.stringify(body))
 }
 
 /** The composition root: one database, its services, and the HTTP routes, wired in order. */
@@ -37,6 +44,11 @@ export async function buildApp (config: Config, options: BuildOptions = {}): Pro
   app.decorate('ctx', ctx)
   app.decorateRequest('principal', null)
   app.addHook('onClose', async () => { ctx.close() })
+  const metrics = config.metricsEnabled ? createMetrics({ authFailureReasons: Object.keys(AUTH_MESSAGES) }) : undefined
+  if (metrics !== undefined) {
+    observeHttp(app, metrics)
+    app.addHook('onClose', async () => { metrics.close() })
+  }
 
   app.setErrorHandler((err: FastifyError, request, reply) => {
     let status = err.statusCode ?? 500
@@ -64,6 +76,25 @@ export async function buildApp (config: Config, options: BuildOptions = {}): Pro
   })
 
   await app.register(healthRoutes, { db: ctx.db })
-  await app.register(composerRoutes, { config, keys: ctx.keys, catalog: ctx.catalog, store: ctx.store })
+  if (metrics !== undefined) await app.register(metricsRoutes, { metrics, token: config.metricsToken })
+  await app.register(composerRoutes, {
+    config,
+    keys: ctx.keys,
+    catalog: ctx.catalog,
+    store: ctx.store,
+    onAuthFailure: metrics?.authFailure,
+    onArchiveDownload: metrics?.archiveDownload
+  })
+  // With key reveal off, no encrypted private key stays in the database.
+  if (!ctx.keys.revealEnabled) {
+    const dropped = ctx.keys.forgetSealedCopies()
+    if (dropped > 0) app.log.info({ dropped }, 'key reveal is off: dropped the encrypted copies of private keys')
+  }
+  // Failed logins (pages and JSON API share one count), in memory for this process.
+  const throttle = createLoginThrottle()
+  const accountDeps = { config, accounts: ctx.accounts, keys: ctx.keys, downloads: ctx.downloads, throttle }
+  await app.register(accountPages, { prefix: '/account', ...accountDeps, sessions: ctx.sessions })
+  await app.register(accountApi, { prefix: '/api/v1', ...accountDeps })
+  await app.register(downloadsRoutes, { prefix: '/products/downloads', config, downloads: ctx.downloads })
   return app
 }

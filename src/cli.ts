@@ -2,10 +2,11 @@ import { Command, CommanderError, Option } from 'commander'
 import cliProgress from 'cli-progress'
 import { ConfigError, loadConfig, type Config } from './config.js'
 import { createContext, type Context } from './context.js'
-import { isPackyardError } from './errors.js'
+import { errors, isPackyardError } from './errors.js'
 import type { Access } from './repositories/packages.js'
 import type { AccessKey } from './repositories/access-keys.js'
 import { runServer } from './server.js'
+import { backupDataDir } from './services/backup.js'
 
 interface Io {
   stdout: (s: string) => void
@@ -97,6 +98,15 @@ export function buildCli (io: Io = defaultIo): Command {
     .description('list accounts')
     .action(run((ctx) => ctx.accounts.list().map((a) => ({ username: a.username, mageId: a.mageId, email: a.email, createdAt: a.createdAt })),
       (list) => list.length === 0 ? 'no accounts' : list.map((a) => `${a.username}\t${a.mageId}\t${a.email ?? ''}`).join('\n')))
+  account.command('password <username>')
+    .description('set the password for the web pages and the account API (read from standard input); signs the account out everywhere')
+    .action(async (username: string) => {
+      const password = (await io.stdin()).replace(/\r?\n$/, '')
+      await run(async (ctx) => {
+        const a = await ctx.accounts.setPassword(username, password)
+        return { username: a.username, sessionsEnded: ctx.sessions.destroyAll(a.id) }
+      }, (r) => `set the password of ${r.username} (${r.sessionsEnded} sessions ended)`)()
+    })
 
   const key = program.command('key').description('manage access keys')
   key.command('create <username>')
@@ -193,16 +203,72 @@ export function buildCli (io: Io = defaultIo): Command {
     })
 
   for (const [verb, granted] of [['grant', true], ['revoke', false]] as const) {
-    program.command(`${verb} <username> <package>`)
-      .description(granted ? 'give an account access to a restricted package' : 'take a grant back')
+    program.command(`${verb} <username> <target>`)
+      .description(granted
+        ? 'give an account access to a restricted package (vendor/name) or release edition'
+        : 'take a package or edition grant back')
       .action(async (username: string, name: string) => {
-        await run((ctx) => {
+        await run((ctx): { username: string, granted: boolean } & ({ package: string } | { edition: string }) => {
           const account = ctx.accounts.get(username)
+          // A package first; names without a vendor/ can only be editions.
+          if (ctx.repos.packages.findByName(name.toLowerCase()) === undefined && !name.includes('/')) {
+            if (ctx.downloads.findEdition(name) === undefined) throw errors.notFound(`package or edition "${name}"`)
+            const e = granted ? ctx.downloads.grantEdition(account.id, name) : ctx.downloads.revokeEdition(account.id, name)
+            return { username: account.username, edition: e.name, granted }
+          }
           const p = granted ? ctx.catalog.grant(account.id, name) : ctx.catalog.revoke(account.id, name)
           return { username: account.username, package: p.name, granted }
-        }, (r) => `${r.username} ${r.granted ? 'may now install' : 'may no longer install'} ${r.package}`)()
+        }, (r) => 'package' in r
+          ? `${r.username} ${r.granted ? 'may now install' : 'may no longer install'} ${r.package}`
+          : `${r.username} ${r.granted ? 'may now download' : 'may no longer download'} the ${r.edition} release files`)()
       })
   }
+
+  const release = program.command('release').description('manage release files served by the downloads API')
+  release.command('add <file>')
+    .description('add a release file (full download) for /products/downloads/')
+    .requiredOption('--version <version>', 'the release version, e.g. 2.4.6-p3')
+    .option('--edition <edition>', 'its edition, e.g. ce-full or ee-full (see `edition access`)')
+    .option('--name <name>', 'file name to serve it under (default: the file\'s own name)')
+    .action(async (file: string, o: { version: string, edition?: string, name?: string }) => {
+      await run(async (ctx) => {
+        const r = await ctx.downloads.addRelease(file, { version: o.version, edition: o.edition, name: o.name })
+        return { file: r.file, version: r.version, edition: r.edition }
+      }, (r) => `added ${r.file} (version ${r.version}${r.edition === null ? '' : `, edition ${r.edition}`})`)()
+    })
+  release.command('list')
+    .description('list release files, newest version first')
+    .action(run((ctx) => ctx.downloads.list().map((r) => ({ file: r.fileName, version: r.version, edition: r.edition, size: r.size, sha256: r.sha256, md5: r.md5, createdAt: r.createdAt })),
+      (list) => list.length === 0 ? 'no release files' : list.map((r) => `${r.version}\t${r.edition ?? '-'}\t${r.size}\t${r.file}`).join('\n')))
+
+  const edition = program.command('edition').description('manage release editions')
+  edition.command('access <edition> <access>')
+    .description('make an edition\'s files public (every account with a token) or restricted (granted accounts only); creates the edition when new')
+    .action(async (name: string, access: string) => {
+      await run((ctx) => { const e = ctx.downloads.setEditionAccess(name, parseAccess(access)); return { edition: e.name, access: e.access } },
+        (e) => `edition ${e.edition} is now ${e.access}`)()
+    })
+  edition.command('list')
+    .description('list editions with their access and file counts')
+    .action(run((ctx) => ctx.downloads.listEditions().map((e) => ({ edition: e.name, access: e.access, files: e.files })),
+      (list) => list.length === 0 ? 'no editions' : list.map((e) => `${e.edition}\t${e.access}\t${e.files} files`).join('\n')))
+
+  const token = program.command('token').description('manage Downloads Access Tokens')
+  token.command('regenerate <username>')
+    .description('issue a new Downloads Access Token for an account; the old one stops working at once')
+    .action(async (username: string) => {
+      await run((ctx) => {
+        const account = ctx.accounts.get(username)
+        return { mageId: account.mageId, token: ctx.downloads.regenerateToken(account.id).token }
+      }, (r) => `MAGEID: ${r.mageId}\ntoken:  ${r.token}\nThe token is shown only now; the previous one no longer works.`)()
+    })
+
+  program.command('backup <dir>')
+    .description('copy the database (SQLite online backup) and the archives into <dir> while the server keeps serving')
+    .action(async (dir: string) => {
+      await run((ctx) => backupDataDir({ db: ctx.db, store: ctx.store, dataDir: ctx.config.dataDir }, dir),
+        (r) => `backed up ${r.packages} packages, ${r.versions} versions and ${r.archives} archives (${r.copied} new; ${r.bytes} bytes) to ${r.dir}`)()
+    })
   return program
 }
 

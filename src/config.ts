@@ -1,4 +1,5 @@
 import path from 'node:path'
+import { parseRevealKey } from './services/key-vault.js'
 
 export interface Config {
   /** Absolute path of the data directory (SQLite database and archives). */
@@ -9,17 +10,35 @@ export interface Config {
   readonly port: number
   /** External base URL (scheme://host[:port][/prefix]) used in metadata; derived from the request when unset. */
   readonly publicUrl: string | undefined
-  /** Trust X-Forwarded-* headers from a reverse proxy. */
-  readonly trustProxy: boolean
+  /**
+   * Trust X-Forwarded-Proto/-Host/-For: true (from any peer), false, or only from these
+   * proxy addresses/CIDRs (PACKYARD_TRUST_PROXY=10.0.0.1,172.16.0.0/12).
+   */
+  readonly trustProxy: boolean | string[]
   readonly logLevel: string
   /** Realm sent in WWW-Authenticate. */
   readonly realm: string
   /** How often pending key last-used times are written to the database. */
   readonly lastUsedFlushMs: number
+  /** How long a SIGTERM/SIGINT shutdown waits for in-flight requests and downloads. */
+  readonly shutdownTimeoutMs: number
+  /** Serve GET /metrics (Prometheus text format). */
+  readonly metricsEnabled: boolean
+  /** When set, GET /metrics requires `Authorization: Bearer <token>`. */
+  readonly metricsToken: string | undefined
+  /**
+   * Key reveal (off by default): the AES-256-GCM key, 64 hex characters or base64
+   * (PACKYARD_KEY_REVEAL_KEY), or a file holding it (PACKYARD_KEY_REVEAL_KEY_FILE).
+   */
+  readonly keyRevealKey: string | undefined
+  readonly keyRevealKeyFile: string | undefined
+  /** Anyone may create an account at /account/register (PACKYARD_REGISTRATION=open|closed). */
+  readonly registrationOpen: boolean
 }
 
 export type ConfigInput = Partial<Record<
-'dataDir' | 'host' | 'port' | 'publicUrl' | 'trustProxy' | 'logLevel' | 'realm' | 'lastUsedFlushMs', string | number | boolean | undefined>>
+'dataDir' | 'host' | 'port' | 'publicUrl' | 'trustProxy' | 'logLevel' | 'realm' | 'lastUsedFlushMs' |
+'shutdownTimeoutMs' | 'metricsEnabled' | 'metricsToken' | 'keyRevealKey' | 'keyRevealKeyFile' | 'registration', string | number | boolean | undefined>>
 
 export class ConfigError extends Error {
   constructor (message: string) {
@@ -49,6 +68,21 @@ function parseBool (name: string, v: string | undefined, fallback: boolean): boo
   throw new ConfigError(`invalid ${name} "${v}": use true or false`)
 }
 
+function parseTrustProxy (v: string | undefined): boolean | string[] {
+  if (v === undefined || /^(1|true|yes|on|0|false|no|off)$/i.test(v)) return parseBool('PACKYARD_TRUST_PROXY', v, false)
+  const list = v.split(',').map((s) => s.trim()).filter((s) => s !== '')
+  if (list.length === 0 || !list.every((s) => /^[0-9a-fA-F.:]+(\/\d{1,3})?$/.test(s))) {
+    throw new ConfigError(`invalid PACKYARD_TRUST_PROXY "${v}": use true, false or a comma-separated list of proxy addresses/CIDRs`)
+  }
+  return list
+}
+
+function parseMillis (name: string, v: string | undefined, fallback: number): number {
+  const n = Number(v ?? fallback)
+  if (!Number.isFinite(n) || n < 0) throw new ConfigError(`invalid ${name} "${v ?? ''}": use a number of milliseconds`)
+  return n
+}
+
 function parsePublicUrl (v: string | undefined): string | undefined {
   if (v === undefined) return undefined
   let url: URL
@@ -62,6 +96,18 @@ function parsePublicUrl (v: string | undefined): string | undefined {
   return `${url.origin}${url.pathname.replace(/\/+$/, '')}`
 }
 
+function parseRevealKeyText (v: string | undefined): string | undefined {
+  if (v === undefined) return undefined
+  if (parseRevealKey(v) === undefined) throw new ConfigError('invalid PACKYARD_KEY_REVEAL_KEY: use 32 random bytes as 64 hex characters or base64 (openssl rand -hex 32)')
+  return v
+}
+
+function parseRegistration (v: string | undefined): boolean {
+  if (v === undefined || /^(open|1|true|yes|on)$/i.test(v)) return true
+  if (/^(closed|0|false|no|off)$/i.test(v)) return false
+  throw new ConfigError(`invalid PACKYARD_REGISTRATION "${v}": use open or closed`)
+}
+
 /**
  * Builds the typed configuration. Pure: explicit values (CLI flags, tests) win over
  * the environment, which wins over defaults. Relative paths resolve against cwd.
@@ -73,6 +119,7 @@ export function loadConfig (env: Record<string, string | undefined> = {}, overri
   if (!LOG_LEVELS.has(logLevel)) throw new ConfigError(`invalid log level "${logLevel}": use one of ${[...LOG_LEVELS].join(', ')}`)
   const flush = Number(pick('lastUsedFlushMs', 'PACKYARD_LAST_USED_FLUSH_MS') ?? 30_000)
   if (!Number.isFinite(flush) || flush < 0) throw new ConfigError('invalid PACKYARD_LAST_USED_FLUSH_MS: use a number of milliseconds')
+  const revealKeyFile = pick('keyRevealKeyFile', 'PACKYARD_KEY_REVEAL_KEY_FILE')
   return Object.freeze({
     dataDir,
     dbPath: path.join(dataDir, 'packyard.sqlite'),
@@ -80,9 +127,15 @@ export function loadConfig (env: Record<string, string | undefined> = {}, overri
     host: pick('host', 'PACKYARD_HOST') ?? '0.0.0.0',
     port: parsePort(pick('port', 'PACKYARD_PORT'), 8080),
     publicUrl: parsePublicUrl(pick('publicUrl', 'PACKYARD_PUBLIC_URL')),
-    trustProxy: parseBool('PACKYARD_TRUST_PROXY', pick('trustProxy', 'PACKYARD_TRUST_PROXY'), false),
+    trustProxy: parseTrustProxy(pick('trustProxy', 'PACKYARD_TRUST_PROXY')),
     logLevel,
     realm: pick('realm', 'PACKYARD_REALM') ?? 'Packyard',
-    lastUsedFlushMs: flush
+    lastUsedFlushMs: flush,
+    shutdownTimeoutMs: parseMillis('PACKYARD_SHUTDOWN_TIMEOUT_MS', pick('shutdownTimeoutMs', 'PACKYARD_SHUTDOWN_TIMEOUT_MS'), 30_000),
+    metricsEnabled: parseBool('PACKYARD_METRICS', pick('metricsEnabled', 'PACKYARD_METRICS'), true),
+    metricsToken: pick('metricsToken', 'PACKYARD_METRICS_TOKEN'),
+    keyRevealKey: parseRevealKeyText(pick('keyRevealKey', 'PACKYARD_KEY_REVEAL_KEY')),
+    keyRevealKeyFile: revealKeyFile === undefined ? undefined : path.resolve(cwd, revealKeyFile),
+    registrationOpen: parseRegistration(pick('registration', 'PACKYARD_REGISTRATION'))
   })
 }

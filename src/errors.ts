@@ -35,6 +35,7 @@ export const errors = {
   forbidden: defineError('FORBIDDEN', 403, (detail: string) => detail),
   notFound: defineError('NOT_FOUND', 404, (what: string) => `${what} not found`),
   conflict: defineError('CONFLICT', 409, (detail: string) => detail),
+  tooManyRequests: defineError('TOO_MANY_REQUESTS', 429, (detail: string) => detail),
   invalidArgument: defineError('INVALID_ARGUMENT', 400, (detail: string) => detail)
 }
 

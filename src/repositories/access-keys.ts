@@ -8,6 +8,8 @@ export interface AccessKey {
   enabled: boolean
   createdAt: string
   lastUsedAt: string | null
+  /** An encrypted copy of the private key is kept (key reveal option). */
+  revealable: boolean
 }
 
 /** What the authentication check needs, and nothing more. */
@@ -26,9 +28,10 @@ interface KeyRow {
   enabled: number
   created_at: string
   last_used_at: string | null
+  revealable: number
 }
 
-const COLUMNS = 'id, account_id, name, public_key, enabled, created_at, last_used_at'
+const COLUMNS = 'id, account_id, name, public_key, enabled, created_at, last_used_at, private_key_sealed IS NOT NULL AS revealable'
 const toKey = (r: KeyRow): AccessKey => ({
   id: r.id,
   accountId: r.account_id,
@@ -36,20 +39,23 @@ const toKey = (r: KeyRow): AccessKey => ({
   publicKey: r.public_key,
   enabled: r.enabled === 1,
   createdAt: r.created_at,
-  lastUsedAt: r.last_used_at
+  lastUsedAt: r.last_used_at,
+  revealable: r.revealable === 1
 })
 
 export function createAccessKeysRepository (db: Db) {
-  const insert = db.prepare<[number, string, string, Buffer, string], void>(
-    'INSERT INTO access_keys (account_id, name, public_key, private_key_hash, enabled, created_at) VALUES (?, ?, ?, ?, 1, ?)')
+  const insert = db.prepare<[number, string, string, Buffer, Buffer | null, string], void>(
+    'INSERT INTO access_keys (account_id, name, public_key, private_key_hash, private_key_sealed, enabled, created_at) VALUES (?, ?, ?, ?, ?, 1, ?)')
   const byPublicKey = db.prepare<[string], KeyRow>(`SELECT ${COLUMNS} FROM access_keys WHERE public_key = ?`)
   const byId = db.prepare<[number], KeyRow>(`SELECT ${COLUMNS} FROM access_keys WHERE id = ?`)
   const credential = db.prepare<[string], { id: number, account_id: number, private_key_hash: Buffer, enabled: number }>(
     'SELECT id, account_id, private_key_hash, enabled FROM access_keys WHERE public_key = ?')
   const byAccount = db.prepare<[number], KeyRow>(`SELECT ${COLUMNS} FROM access_keys WHERE account_id = ? ORDER BY created_at, id`)
   const rename = db.prepare<[string, number], void>('UPDATE access_keys SET name = ? WHERE id = ?')
-  const replaceSecret = db.prepare<[string, Buffer, number], void>(
-    'UPDATE access_keys SET public_key = ?, private_key_hash = ?, last_used_at = NULL WHERE id = ?')
+  const replaceSecret = db.prepare<[string, Buffer, Buffer | null, number], void>(
+    'UPDATE access_keys SET public_key = ?, private_key_hash = ?, private_key_sealed = ?, last_used_at = NULL WHERE id = ?')
+  const sealed = db.prepare<[number], { private_key_sealed: Buffer | null }>('SELECT private_key_sealed FROM access_keys WHERE id = ?')
+  const clearSealed = db.prepare<[], void>('UPDATE access_keys SET private_key_sealed = NULL WHERE private_key_sealed IS NOT NULL')
   const setEnabled = db.prepare<[number, number], void>('UPDATE access_keys SET enabled = ? WHERE id = ?')
   const remove = db.prepare<[number], void>('DELETE FROM access_keys WHERE id = ?')
   // Only ever moves forward, so a late flush cannot overwrite a newer time.
@@ -57,8 +63,8 @@ export function createAccessKeysRepository (db: Db) {
     'UPDATE access_keys SET last_used_at = ? WHERE id = ? AND (last_used_at IS NULL OR last_used_at < ?)')
 
   return {
-    insert (accountId: number, name: string, publicKey: string, privateKeyHash: Buffer): AccessKey {
-      insert.run(accountId, name, publicKey, privateKeyHash, new Date().toISOString())
+    insert (accountId: number, name: string, publicKey: string, privateKeyHash: Buffer, privateKeySealed: Buffer | null = null): AccessKey {
+      insert.run(accountId, name, publicKey, privateKeyHash, privateKeySealed, new Date().toISOString())
       return toKey(byPublicKey.get(publicKey)!)
     },
     findByPublicKey (publicKey: string): AccessKey | undefined {
@@ -79,8 +85,15 @@ export function createAccessKeysRepository (db: Db) {
     rename (id: number, name: string): void {
       rename.run(name, id)
     },
-    replaceSecret (id: number, publicKey: string, privateKeyHash: Buffer): void {
-      replaceSecret.run(publicKey, privateKeyHash, id)
+    replaceSecret (id: number, publicKey: string, privateKeyHash: Buffer, privateKeySealed: Buffer | null = null): void {
+      replaceSecret.run(publicKey, privateKeyHash, privateKeySealed, id)
+    },
+    sealedPrivateKey (id: number): Buffer | null {
+      return sealed.get(id)?.private_key_sealed ?? null
+    },
+    /** Drops every encrypted copy (key reveal turned off); returns how many there were. */
+    clearSealed (): number {
+      return clearSealed.run().changes
     },
     setEnabled (id: number, enabled: boolean): void {
       setEnabled.run(enabled ? 1 : 0, id)

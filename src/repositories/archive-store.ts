@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto'
 import { createReadStream, createWriteStream, mkdirSync, type ReadStream } from 'node:fs'
-import { open, rename, stat, unlink } from 'node:fs/promises'
+import { open, readdir, rename, stat, unlink } from 'node:fs/promises'
 import path from 'node:path'
 import { pipeline } from 'node:stream/promises'
 import { Transform } from 'node:stream'
@@ -68,6 +68,18 @@ export function createArchiveStore (root: string) {
     },
     async remove (sha256: string): Promise<void> {
       await unlink(finalPath(sha256)).catch(() => {})
+    },
+    /** The sha256 of every stored archive, sorted (temp files excluded). */
+    async list (): Promise<string[]> {
+      const digests: string[] = []
+      for (const shard of await readdir(root)) {
+        if (!/^[0-9a-f]{2}$/.test(shard)) continue
+        for (const file of await readdir(path.join(root, shard))) {
+          const m = /^([0-9a-f]{64})\.zip$/.exec(file)
+          if (m?.[1]?.startsWith(shard) === true) digests.push(m[1])
+        }
+      }
+      return digests.sort()
     },
     open (sha256: string, range?: { start: number, end: number }): ReadStream {
       return createReadStream(finalPath(sha256), range)

@@ -101,13 +101,14 @@ export function createPackagesRepository (db: Db) {
   const insertGrant = db.prepare<[number, number, string], void>(
     'INSERT OR IGNORE INTO grants (account_id, package_id, created_at) VALUES (?, ?, ?)')
   const deleteGrant = db.prepare<[number, number], void>('DELETE FROM grants WHERE account_id = ? AND package_id = ?')
-  const searchVisible = db.prepare<[number, string], { name: string, description: string | null, type: string | null, downloads: number }>(
+  // Named parameters: better-sqlite3 rejects numbered ones (?1, ?2) passed positionally.
+  const searchVisible = db.prepare<[{ account: number, query: string }], { name: string, description: string | null, type: string | null, downloads: number }>(
     `SELECT p.name, (SELECT json_extract(v.manifest, '$.description') FROM versions v WHERE v.package_id = p.id ORDER BY v.id DESC LIMIT 1) AS description,
             (SELECT coalesce(json_extract(v.manifest, '$.type'), 'library') FROM versions v WHERE v.package_id = p.id ORDER BY v.id DESC LIMIT 1) AS type,
             (SELECT coalesce(sum(v.downloads), 0) FROM versions v WHERE v.package_id = p.id) AS downloads
      FROM packages p
-     WHERE (p.access = 'public' OR EXISTS (SELECT 1 FROM grants g WHERE g.package_id = p.id AND g.account_id = ?1))
-       AND instr(lower(p.name || ' ' || coalesce((SELECT json_extract(v.manifest, '$.description') FROM versions v WHERE v.package_id = p.id ORDER BY v.id DESC LIMIT 1), '')), lower(?2)) > 0
+     WHERE (p.access = 'public' OR EXISTS (SELECT 1 FROM grants g WHERE g.package_id = p.id AND g.account_id = @account))
+       AND instr(lower(p.name || ' ' || coalesce((SELECT json_extract(v.manifest, '$.description') FROM versions v WHERE v.package_id = p.id ORDER BY v.id DESC LIMIT 1), '')), lower(@query)) > 0
      ORDER BY p.name LIMIT 100`)
 
   return {
@@ -167,7 +168,7 @@ export function createPackagesRepository (db: Db) {
       deleteGrant.run(accountId, packageId)
     },
     search (accountId: number, query: string) {
-      return searchVisible.all(accountId, query)
+      return searchVisible.all({ account: accountId, query })
     }
   }
 }

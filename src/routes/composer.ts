@@ -1,4 +1,4 @@
-import type { FastifyInstance, FastifyRequest } from 'fastify'
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import fastifyBasicAuth from '@fastify/basic-auth'
 import type { Config } from '../config.js'
 import type { AccessKeyService, AuthResult } from '../services/access-keys.js'
@@ -24,6 +24,14 @@ export const AUTH_MESSAGES: Record<Exclude<AuthResult, { ok: true }>['reason'] |
   unknown: 'Your access keys are invalid. Check the public and private key in auth.json against your account\'s Access Keys page.',
   wrong_secret: 'Your access keys are invalid. Check the public and private key in auth.json against your account\'s Access Keys page.',
   disabled: 'This access key is disabled. Enable it on your account\'s Access Keys page, or use another key.'
+}
+
+/**
+ * Sends a JSON document as exactly `application/json`. A Buffer, because Fastify appends
+ * `; charset=utf-8` to a JSON type for string payloads (COMPOSER-PROTOCOL.md §4.6, trap 11).
+ */
+function sendJson (reply: FastifyReply, body: string): FastifyReply {
+  return reply.header('content-type', 'application/json').send(Buffer.from(body))
 }
 
 function notFound (what: string) {
@@ -85,7 +93,7 @@ export default async function composerRoutes (app: FastifyInstance, opts: Compos
     if (names.length > 0) root['available-packages'] = names
     else root['available-package-patterns'] = ['-/-']
     reply.header('cache-control', 'private, no-cache')
-    return reply.type('application/json').send(JSON.stringify(root))
+    return sendJson(reply, JSON.stringify(root))
   })
 
   app.get<{ Params: { vendor: string, file: string } }>('/p2/:vendor/:file', async (request, reply) => {
@@ -98,7 +106,7 @@ export default async function composerRoutes (app: FastifyInstance, opts: Compos
     reply.header('last-modified', httpDate(doc.updatedAt))
     reply.header('cache-control', 'private, no-cache')
     if (notModified(request, doc.updatedAt)) return reply.code(304).send()
-    return reply.type('application/json').send(doc.body)
+    return sendJson(reply, doc.body)
   })
 
   app.get<{ Params: { vendor: string, name: string, file: string } }>('/archives/:vendor/:name/:file', async (request, reply) => {
@@ -125,7 +133,7 @@ export default async function composerRoutes (app: FastifyInstance, opts: Compos
       typeof d === 'object' && d !== null && typeof (d as { name?: unknown }).name === 'string' && typeof (d as { version?: unknown }).version === 'string')
     if (downloads.length !== body.downloads.length) throw errors.badRequest('every download needs a "name" and a "version" string')
     catalog.recordDownloads(accountOf(request), downloads.slice(0, 1000))
-    return reply.type('application/json').send('{"status":"success"}')
+    return sendJson(reply, '{"status":"success"}')
   })
 
   app.get<{ Querystring: { q?: string, type?: string } }>('/search.json', async (request, reply) => {
@@ -135,6 +143,6 @@ export default async function composerRoutes (app: FastifyInstance, opts: Compos
     const results = catalog.search(accountOf(request), q)
       .filter((r) => type === '' || r.type === type)
       .map((r) => ({ name: r.name, description: r.description ?? '', url: `${base}/p2/${r.name}.json`, downloads: r.downloads, favers: 0, abandoned: false }))
-    return reply.type('application/json').send(JSON.stringify({ results, total: results.length }))
+    return sendJson(reply, JSON.stringify({ results, total: results.length }))
   })
 }

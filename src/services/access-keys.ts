@@ -1,6 +1,7 @@
 import type { AccessKeysRepository, AccessKey } from '../repositories/access-keys.js'
 import { errors } from '../errors.js'
 import { generateKey, hashSecret, KEY_PATTERN, secretMatches } from './secrets.js'
+import type { KeyVault } from './key-vault.js'
 
 export interface IssuedKey {
   key: AccessKey
@@ -28,8 +29,8 @@ function cleanName (name: string): string {
  * The access key lifecycle and the credential check. Every change is a database write
  * the next request reads, so it takes effect at once, in this process and any other.
  */
-export function createAccessKeyService (deps: { keys: AccessKeysRepository, usage: UsageTracker }) {
-  const { keys, usage } = deps
+export function createAccessKeyService (deps: { keys: AccessKeysRepository, usage: UsageTracker, vault?: KeyVault | undefined }) {
+  const { keys, usage, vault } = deps
 
   function get (publicKey: string): AccessKey {
     const key = KEY_PATTERN.test(publicKey) ? keys.findByPublicKey(publicKey) : undefined
@@ -44,17 +45,25 @@ export function createAccessKeyService (deps: { keys: AccessKeysRepository, usag
     }
   }
 
+  /** With key reveal on, an encrypted copy of the private key; otherwise nothing reversible. */
+  const seal = (publicKey: string, privateKey: string): Buffer | null => vault?.seal(publicKey, privateKey) ?? null
+
+  function getOwned (accountId: number, publicKey: string): AccessKey {
+    const key = get(publicKey)
+    if (key.accountId !== accountId) throw errors.notFound(`access key "${publicKey}"`)
+    return key
+  }
+
   return {
     get,
+    /** Whether the operator turned key reveal on (an encryption key is configured). */
+    revealEnabled: vault !== undefined,
     /** The key, checked to belong to the account (for pages and APIs acting as the holder). */
-    getOwned (accountId: number, publicKey: string): AccessKey {
-      const key = get(publicKey)
-      if (key.accountId !== accountId) throw errors.notFound(`access key "${publicKey}"`)
-      return key
-    },
+    getOwned,
     create (accountId: number, name: string): IssuedKey {
       const privateKey = generateKey()
-      const key = keys.insert(accountId, cleanName(name), freshPublicKey(), hashSecret(privateKey))
+      const publicKey = freshPublicKey()
+      const key = keys.insert(accountId, cleanName(name), publicKey, hashSecret(privateKey), seal(publicKey, privateKey))
       return { key, privateKey }
     },
     list (accountId: number): AccessKey[] {
@@ -69,9 +78,24 @@ export function createAccessKeyService (deps: { keys: AccessKeysRepository, usag
       const key = get(publicKey)
       const privateKey = generateKey()
       const newPublic = freshPublicKey()
-      keys.replaceSecret(key.id, newPublic, hashSecret(privateKey))
+      keys.replaceSecret(key.id, newPublic, hashSecret(privateKey), seal(newPublic, privateKey))
       usage.forget(key.id)
-      return { key: { ...key, publicKey: newPublic, lastUsedAt: null }, privateKey }
+      return { key: { ...key, publicKey: newPublic, lastUsedAt: null, revealable: vault !== undefined }, privateKey }
+    },
+    /**
+     * The private key again, from its encrypted copy (key reveal option). Callers check
+     * the account holder's password first; 404 for another account's key.
+     */
+    reveal (accountId: number, publicKey: string): string {
+      const key = getOwned(accountId, publicKey)
+      if (vault === undefined) throw errors.notFound('key reveal (not enabled on this server)')
+      const sealed = keys.sealedPrivateKey(key.id)
+      if (sealed === null) throw errors.conflict('no viewable copy of this key is stored (it was created before key reveal was turned on); regenerate it to get a new pair')
+      return vault.open(key.publicKey, sealed)
+    },
+    /** Drops every encrypted copy: with key reveal off, nothing reversible stays stored. */
+    forgetSealedCopies (): number {
+      return keys.clearSealed()
     },
     setEnabled (publicKey: string, enabled: boolean): AccessKey {
       const key = get(publicKey)

@@ -1,10 +1,17 @@
 import type { AccountsRepository, Account } from '../repositories/accounts.js'
 import { errors } from '../errors.js'
-import { generateMageId, hashPassword } from './secrets.js'
+import { generateMageId, hashPassword, verifyPassword } from './secrets.js'
 
 const USERNAME = /^[A-Za-z0-9][A-Za-z0-9._-]{1,63}$/
 const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/
 export const MIN_PASSWORD_LENGTH = 10
+/** scrypt takes any length; a cap keeps one request from costing much more than another. */
+export const MAX_PASSWORD_LENGTH = 1024
+
+function checkPasswordRules (password: string): void {
+  if (password.length < MIN_PASSWORD_LENGTH) throw errors.invalidArgument(`password too short: use at least ${MIN_PASSWORD_LENGTH} characters`)
+  if (password.length > MAX_PASSWORD_LENGTH) throw errors.invalidArgument(`password too long: use at most ${MAX_PASSWORD_LENGTH} characters`)
+}
 
 export function createAccountService (deps: { accounts: AccountsRepository }) {
   const { accounts } = deps
@@ -23,9 +30,7 @@ export function createAccountService (deps: { accounts: AccountsRepository }) {
         throw errors.invalidArgument(`invalid username "${input.username}": use 2-64 letters, digits, dots, dashes or underscores, starting with a letter or digit`)
       }
       if (input.email !== undefined && !EMAIL.test(input.email)) throw errors.invalidArgument(`invalid email "${input.email}"`)
-      if (input.password !== undefined && input.password.length < MIN_PASSWORD_LENGTH) {
-        throw errors.invalidArgument(`password too short: use at least ${MIN_PASSWORD_LENGTH} characters`)
-      }
+      if (input.password !== undefined) checkPasswordRules(input.password)
       if (accounts.findByUsername(input.username) !== undefined) throw errors.conflict(`account "${input.username}" already exists`)
       const passwordHash = input.password === undefined ? null : await hashPassword(input.password)
       return accounts.create({ username: input.username, mageId: newMageId(), email: input.email ?? null, passwordHash })
@@ -37,6 +42,25 @@ export function createAccountService (deps: { accounts: AccountsRepository }) {
     },
     list (): Account[] {
       return accounts.list()
+    },
+    findById (id: number): Account | undefined {
+      return accounts.findById(id)
+    },
+    /**
+     * The account when the password is right, else undefined. An unknown username costs
+     * the same scrypt work as a wrong password, so timing does not tell them apart.
+     */
+    async checkPassword (username: string, password: string): Promise<Account | undefined> {
+      const account = password.length > MAX_PASSWORD_LENGTH ? undefined : accounts.findByUsername(username)
+      const ok = await verifyPassword(password.slice(0, MAX_PASSWORD_LENGTH), account === undefined ? null : accounts.passwordHash(account.id))
+      return ok ? account : undefined
+    },
+    async setPassword (username: string, password: string): Promise<Account> {
+      const account = accounts.findByUsername(username)
+      if (account === undefined) throw errors.notFound(`account "${username}"`)
+      checkPasswordRules(password)
+      accounts.setPasswordHash(account.id, await hashPassword(password))
+      return account
     }
   }
 }

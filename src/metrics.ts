@@ -1,0 +1,73 @@
+import type { FastifyInstance } from 'fastify'
+import { collectDefaultMetrics, Counter, Histogram, Registry } from 'prom-client'
+
+/** Seconds; downloads of large archives over slow links land in the upper buckets. */
+const DURATION_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300]
+
+/**
+ * This app's Prometheus metrics, in a registry of its own (never prom-client's global one:
+ * tests run many apps in one process). Route labels are route patterns, never raw URLs,
+ * so package names in paths cannot blow up the series count.
+ */
+export function createMetrics (opts: { authFailureReasons?: readonly string[] } = {}) {
+  const register = new Registry()
+  collectDefaultMetrics({ register })
+  const requests = new Counter({
+    name: 'packyard_http_requests_total',
+    help: 'HTTP requests answered, by method, route pattern and status code',
+    labelNames: ['method', 'route', 'status_code'] as const,
+    registers: [register]
+  })
+  const duration = new Histogram({
+    name: 'packyard_http_request_duration_seconds',
+    help: 'Time from receiving a request to the last byte of its response, by method, route pattern and status code',
+    labelNames: ['method', 'route', 'status_code'] as const,
+    buckets: DURATION_BUCKETS,
+    registers: [register]
+  })
+  const authFailures = new Counter({
+    name: 'packyard_auth_failures_total',
+    help: 'Rejected repository credentials, by reason (missing, malformed, unknown, wrong_secret, disabled)',
+    labelNames: ['reason'] as const,
+    registers: [register]
+  })
+  const archiveDownloads = new Counter({
+    name: 'packyard_archive_downloads_total',
+    help: 'Dist archives served, by package',
+    labelNames: ['package'] as const,
+    registers: [register]
+  })
+  // Known reasons start at 0, so a rate() alert works before the first failure.
+  for (const reason of opts.authFailureReasons ?? []) authFailures.inc({ reason }, 0)
+
+  return {
+    contentType: register.contentType,
+    render: (): Promise<string> => register.metrics(),
+    observeRequest (method: string, route: string, statusCode: number, seconds: number): void {
+      const labels = { method, route, status_code: String(statusCode) }
+      requests.inc(labels)
+      duration.observe(labels, seconds)
+    },
+    authFailure (reason: string): void {
+      authFailures.inc({ reason })
+    },
+    archiveDownload (packageName: string): void {
+      archiveDownloads.inc({ package: packageName })
+    },
+    close (): void {
+      register.clear()
+    }
+  }
+}
+
+export type Metrics = ReturnType<typeof createMetrics>
+
+/**
+ * Counts every response of this app. A root hook on purpose: every route, present and
+ * future, is measured, and unmatched URLs share one label instead of one series each.
+ */
+export function observeHttp (app: FastifyInstance, metrics: Metrics): void {
+  app.addHook('onResponse', async (request, reply) => {
+    metrics.observeRequest(request.method, request.routeOptions.url ?? 'unmatched', reply.statusCode, reply.elapsedTime / 1000)
+  })
+}

@@ -1,0 +1,105 @@
+import Database from 'better-sqlite3'
+import { constants } from 'node:fs'
+import { copyFile, mkdir, open, realpath, rename, rm, stat } from 'node:fs/promises'
+import path from 'node:path'
+import type { Db } from '../db/database.js'
+import type { ArchiveStore } from '../repositories/archive-store.js'
+import { createBackupQueries } from '../repositories/backups.js'
+import { errors } from '../errors.js'
+
+export const BACKUP_DB_FILE = 'packyard.sqlite'
+
+export interface BackupResult {
+  dir: string
+  database: string
+  /** Schema version (PRAGMA user_version) of the copied database. */
+  schemaVersion: number
+  packages: number
+  versions: number
+  /** Archive files in the backup; `copied` of them were new in this run. */
+  archives: number
+  copied: number
+  /** Size of the database copy plus every archive in the backup. */
+  bytes: number
+}
+
+/** sqlite3_backup_step with this many pages copies everything in one step: one read snapshot, no restarts. */
+const ALL_PAGES = 0x7fffffff
+
+async function fsyncPath (file: string): Promise<void> {
+  const fh = await open(file, 'r')
+  try { await fh.sync() } finally { await fh.close() }
+}
+
+async function sizeOf (file: string): Promise<number | undefined> {
+  return (await stat(file).catch(() => undefined))?.size
+}
+
+/**
+ * A consistent copy of a live data directory in `target`, while the server keeps serving:
+ * 1. SQLite's online backup API copies the database as of one instant (WAL readers never
+ *    block writers, so publishing goes on);
+ * 2. the archives are copied after that instant. They are immutable and content-addressed,
+ *    and each is on disk before the row naming it commits, so every row in the snapshot
+ *    finds its file; archives already in `target` are kept (incremental).
+ * 3. Only then does the database copy get its final name: a backup directory with a
+ *    packyard.sqlite is complete.
+ */
+export async function backupDataDir (deps: { db: Db, store: ArchiveStore, dataDir: string }, target: string): Promise<BackupResult> {
+  const dir = path.resolve(target)
+  await mkdir(dir, { recursive: true })
+  if (await realpath(dir) === await realpath(deps.dataDir)) {
+    throw errors.invalidArgument(`backup directory ${dir} is the data directory; choose another directory`)
+  }
+  const archiveDir = path.join(dir, 'archives')
+  await mkdir(archiveDir, { recursive: true })
+  const database = path.join(dir, BACKUP_DB_FILE)
+  const partial = path.join(dir, `.${BACKUP_DB_FILE}.${process.pid}.partial`)
+  await rm(partial, { force: true })
+  await rm(`${partial}-journal`, { force: true })
+
+  await deps.db.backup(partial, { progress: () => ALL_PAGES })
+  const snapshot = new Database(partial)
+  let referenced: string[]
+  let info: Pick<BackupResult, 'schemaVersion' | 'packages' | 'versions'>
+  try {
+    // A self-contained file: no -wal/-shm beside it. The server turns WAL on again when it opens it.
+    snapshot.pragma('journal_mode = DELETE')
+    const q = createBackupQueries(snapshot)
+    const integrity = q.integrityCheck()
+    if (integrity !== 'ok') throw errors.conflict(`the database copy failed its integrity check: ${integrity}`)
+    referenced = q.referencedArchives()
+    info = { schemaVersion: q.schemaVersion(), ...q.counts() }
+  } finally {
+    snapshot.close()
+  }
+
+  let bytes = 0
+  let copied = 0
+  const inBackup = new Set<string>()
+  for (const sha256 of await deps.store.list()) {
+    const source = deps.store.finalPath(sha256)
+    const dest = path.join(archiveDir, sha256.slice(0, 2), `${sha256}.zip`)
+    const size = await sizeOf(source)
+    if (size === undefined) continue
+    if (await sizeOf(dest) !== size) {
+      await mkdir(path.dirname(dest), { recursive: true })
+      await copyFile(source, `${dest}.partial`, constants.COPYFILE_FICLONE)
+      await fsyncPath(`${dest}.partial`)
+      await rename(`${dest}.partial`, dest)
+      copied++
+    }
+    inBackup.add(sha256)
+    bytes += size
+  }
+  const missing = referenced.filter((sha256) => !inBackup.has(sha256))
+  if (missing.length > 0) {
+    throw errors.conflict(`${missing.length} archive(s) named by the database are missing from ${path.join(deps.dataDir, 'archives')} (first: ${missing[0]}.zip); the data directory itself is damaged`)
+  }
+
+  await fsyncPath(partial)
+  await rename(partial, database)
+  await fsyncPath(dir)
+  bytes += (await stat(database)).size
+  return { dir, database, ...info, archives: inBackup.size, copied, bytes }
+}

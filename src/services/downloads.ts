@@ -1,0 +1,202 @@
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto'
+import { createReadStream, type ReadStream } from 'node:fs'
+import { access as fsAccess, constants } from 'node:fs/promises'
+import path from 'node:path'
+import { pipeline } from 'node:stream/promises'
+import type { Db } from '../db/database.js'
+import type { AccountsRepository } from '../repositories/accounts.js'
+import type { ArchiveStore } from '../repositories/archive-store.js'
+import type { DownloadTokensRepository } from '../repositories/download-tokens.js'
+import type { Access } from '../repositories/packages.js'
+import type { Edition, Release, ReleasesRepository } from '../repositories/releases.js'
+import { normalizeVersion, sortVersionsDescending } from '../composer/version.js'
+import { errors, isPackyardError } from '../errors.js'
+import { hashSecret } from './secrets.js'
+
+const TOKEN = /^[0-9a-f]{40}$/
+const MAGE_ID = /^MAG\d{9}$/
+const FILE_NAME = /^[A-Za-z0-9][A-Za-z0-9._+-]{0,254}$/
+const RELEASE_VERSION = /^[0-9A-Za-z][0-9A-Za-z.+_-]{0,63}$/
+const EDITION_NAME = /^[a-z0-9][a-z0-9._-]{0,63}$/
+// An unknown MAGEID costs the same hash and comparison as a wrong token.
+const DUMMY_HASH = hashSecret('packyard-dummy-downloads-token')
+
+export function isValidEditionName (name: string): boolean {
+  return EDITION_NAME.test(name)
+}
+
+export interface AddedRelease {
+  file: string
+  version: string
+  edition: string | null
+  /** False when the same file with the same bytes was already there (a no-op). */
+  created: boolean
+}
+
+async function md5Of (file: string): Promise<string> {
+  const hash = createHash('md5')
+  await pipeline(createReadStream(file), hash)
+  return hash.digest('hex')
+}
+
+/** `1.9.*` matches like a shell glob; a plain `2.4` matches 2.4, 2.4.x and 2.4-…; case-insensitive. */
+export function versionMatcher (pattern: string): (version: string) => boolean {
+  const p = pattern.toLowerCase()
+  if (p.includes('*')) {
+    const re = new RegExp(`^${p.split('*').map((s) => s.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('.*')}$`)
+    return (v) => re.test(v.toLowerCase())
+  }
+  return (v) => {
+    const lower = v.toLowerCase()
+    return lower === p || lower.startsWith(`${p}.`) || lower.startsWith(`${p}-`)
+  }
+}
+
+function newestFirst (list: Release[]): Release[] {
+  return sortVersionsDescending(list, (r) => normalizeVersion(r.version) ?? r.version)
+}
+
+/**
+ * Release files served by the downloads API (MAGEID + Downloads Access Token), their
+ * editions and edition grants, and the tokens themselves.
+ */
+export function createDownloadsService (deps: {
+  db: Db
+  accounts: AccountsRepository
+  tokens: DownloadTokensRepository
+  releases: ReleasesRepository
+  store: ArchiveStore
+}) {
+  const { db, accounts, tokens, releases, store } = deps
+
+  function getEdition (name: string): Edition {
+    const edition = releases.findEdition(name)
+    if (edition === undefined) throw errors.notFound(`edition "${name}"`)
+    return edition
+  }
+
+  const visible = (accountId: number): Release[] => newestFirst(releases.listVisible(accountId))
+
+  const insertRelease = db.transaction((input: { fileName: string, version: string, edition: string | null, size: number, sha1: string, sha256: string, md5: string }): Release => {
+    let editionId: number | null = null
+    if (input.edition !== null) {
+      editionId = (releases.findEdition(input.edition) ?? releases.insertEdition(input.edition, 'public')).id
+    }
+    return releases.insert({ ...input, editionId })
+  })
+
+  return {
+    /** A new token for the account; the previous one stops working at once. Shown once. */
+    regenerateToken (accountId: number): { token: string, createdAt: string } {
+      const token = randomBytes(20).toString('hex')
+      const createdAt = tokens.replace(accountId, hashSecret(token))
+      return { token, createdAt }
+    },
+    tokenCreatedAt (accountId: number): string | undefined {
+      return tokens.find(accountId)?.createdAt
+    },
+    /** The account id for a MAGEID and its current token, else undefined. */
+    authenticate (mageId: string, token: string): number | undefined {
+      const account = MAGE_ID.test(mageId.toUpperCase()) ? accounts.findByMageId(mageId.toUpperCase()) : undefined
+      const stored = account === undefined ? undefined : tokens.find(account.id)
+      const presented = hashSecret(token)
+      const expected = stored?.tokenHash ?? DUMMY_HASH
+      const matches = expected.length === presented.length && timingSafeEqual(presented, expected)
+      return account !== undefined && stored !== undefined && matches && TOKEN.test(token) ? account.id : undefined
+    },
+
+    /**
+     * Adds a release file: copied into the content-addressed store (temp file, fsync,
+     * rename) before its row is committed. File names are unique and immutable.
+     */
+    async addRelease (file: string, opts: { version: string, edition?: string | undefined, name?: string | undefined }): Promise<AddedRelease> {
+      const fileName = opts.name ?? path.basename(file)
+      if (!FILE_NAME.test(fileName)) throw errors.invalidArgument(`invalid file name "${fileName}": use letters, digits, dots, dashes, underscores and plus signs`)
+      if (!RELEASE_VERSION.test(opts.version)) throw errors.invalidArgument(`invalid version "${opts.version}": use letters, digits, dots, dashes, underscores and plus signs, e.g. 2.4.6-p3`)
+      const edition = opts.edition ?? null
+      if (edition !== null && !EDITION_NAME.test(edition)) throw errors.invalidArgument(`invalid edition "${edition}": use lowercase letters, digits, dots, dashes and underscores, e.g. ee-full`)
+      try {
+        await fsAccess(file, constants.R_OK)
+      } catch (err) {
+        throw errors.invalidArgument(`${fileName}: cannot read file (${(err as NodeJS.ErrnoException).code ?? 'error'})`)
+      }
+      const staged = await store.stage(file)
+      const result = { file: fileName, version: opts.version, edition }
+      const existing = releases.findByFileName(fileName)
+      if (existing !== undefined) {
+        await store.discard(staged)
+        if (existing.sha256 !== staged.sha256 || existing.version !== opts.version || existing.edition !== edition) {
+          throw errors.conflict(`a release file named ${fileName} already exists with other contents, version or edition; release files are immutable, add it under a new name`)
+        }
+        return { ...result, created: false }
+      }
+      let md5: string
+      try {
+        md5 = await md5Of(staged.tempPath)
+      } catch (err) {
+        await store.discard(staged)
+        throw err
+      }
+      const newFile = await store.commit(staged)
+      try {
+        insertRelease({ fileName, version: opts.version, edition, size: staged.size, sha1: staged.sha1, sha256: staged.sha256, md5 })
+      } catch (err) {
+        // A row must never point at a missing file; remove only bytes this call added.
+        if (newFile && !(isPackyardError(err) && err.code === 'CONFLICT')) await store.remove(staged.sha256)
+        throw err
+      }
+      return { ...result, created: true }
+    },
+    list (): Release[] {
+      return newestFirst(releases.list())
+    },
+    /** Every file the account may download, newest version first. */
+    visible,
+    versions (accountId: number): string[] {
+      return [...new Set(visible(accountId).map((r) => r.version))]
+    },
+    filterByVersion (accountId: number, pattern: string): Release[] {
+      const matches = versionMatcher(pattern)
+      return visible(accountId).filter((r) => matches(r.version))
+    },
+    filterByEdition (accountId: number, edition: string): Release[] {
+      return visible(accountId).filter((r) => r.edition === edition.toLowerCase())
+    },
+    /** A file by its name, looked up in the database: 404 when absent or not the account's to download. */
+    file (accountId: number, fileName: string): Release {
+      const release = FILE_NAME.test(fileName) ? releases.findVisible(accountId, fileName) : undefined
+      if (release === undefined) throw errors.notFound(`file ${fileName}`)
+      return release
+    },
+    open (release: Release, range?: { start: number, end: number }): ReadStream {
+      return store.open(release.sha256, range)
+    },
+
+    listEditions () {
+      return releases.listEditions()
+    },
+    /** Sets an edition's access, creating the edition when it is new (so it can be restricted before its first file). */
+    setEditionAccess: db.transaction((name: string, access: Access): Edition => {
+      if (!EDITION_NAME.test(name)) throw errors.invalidArgument(`invalid edition "${name}": use lowercase letters, digits, dots, dashes and underscores, e.g. ee-full`)
+      const edition = releases.findEdition(name)
+      if (edition === undefined) return releases.insertEdition(name, access)
+      releases.setEditionAccess(edition.id, access)
+      return { ...edition, access }
+    }),
+    findEdition (name: string): Edition | undefined {
+      return releases.findEdition(name)
+    },
+    grantEdition (accountId: number, name: string): Edition {
+      const edition = getEdition(name)
+      releases.grant(accountId, edition.id)
+      return edition
+    },
+    revokeEdition (accountId: number, name: string): Edition {
+      const edition = getEdition(name)
+      releases.revoke(accountId, edition.id)
+      return edition
+    }
+  }
+}
+
+export type DownloadsService = ReturnType<typeof createDownloadsService>

@@ -1,0 +1,302 @@
+import t from 'tap'
+import { createHash, randomBytes } from 'node:crypto'
+import { existsSync, readFileSync, writeFileSync } from 'node:fs'
+import path from 'node:path'
+import { spawnSync } from 'node:child_process'
+import type { FastifyInstance } from 'fastify'
+import { basic, buildTestApp, cliJson, runCli, startServer, tempDir, ROOT } from './helpers/harness.js'
+import { requireTools } from './helpers/tools.js'
+import { parseRange } from '../src/routes/downloads.js'
+import { versionMatcher } from '../src/services/downloads.js'
+
+const hash = (algo: string, b: Buffer): string => createHash(algo).update(b).digest('hex')
+
+interface Cred { mageId: string, token: string }
+
+/**
+ * A data directory set up with the CLI: alice (granted ee-full), bob (no grants), a file with
+ * no edition, a public ce-full file, and two restricted ee-full files.
+ */
+async function seed (t: Parameters<Parameters<typeof t.test>[1]>[0]) {
+  const dataDir = tempDir(t)
+  const work = tempDir(t)
+  const files = {
+    'acme-suite-ce-2.4.6-p3.zip': randomBytes(300_000),
+    'acme-suite-ee-2.4.6-p3.zip': randomBytes(1_000_000),
+    'acme-suite-ee-2.4.5.zip': randomBytes(1000),
+    'release-notes-2.4.6.txt': Buffer.from('notes\n')
+  }
+  for (const [name, bytes] of Object.entries(files)) writeFileSync(path.join(work, name), bytes)
+  await cliJson(dataDir, ['account', 'create', 'alice'])
+  await cliJson(dataDir, ['account', 'create', 'bob'])
+  t.same(await cliJson(dataDir, ['edition', 'access', 'ee-full', 'restricted']), { edition: 'ee-full', access: 'restricted' })
+  t.same(await cliJson(dataDir, ['release', 'add', path.join(work, 'acme-suite-ce-2.4.6-p3.zip'), '--version', '2.4.6-p3', '--edition', 'ce-full']),
+    { file: 'acme-suite-ce-2.4.6-p3.zip', version: '2.4.6-p3', edition: 'ce-full' })
+  await cliJson(dataDir, ['release', 'add', path.join(work, 'acme-suite-ee-2.4.6-p3.zip'), '--version', '2.4.6-p3', '--edition', 'ee-full'])
+  await cliJson(dataDir, ['release', 'add', path.join(work, 'acme-suite-ee-2.4.5.zip'), '--version', '2.4.5', '--edition', 'ee-full'])
+  t.same(await cliJson(dataDir, ['release', 'add', path.join(work, 'release-notes-2.4.6.txt'), '--version', '2.4.6']),
+    { file: 'release-notes-2.4.6.txt', version: '2.4.6', edition: null })
+  t.same(await cliJson(dataDir, ['grant', 'alice', 'ee-full']), { username: 'alice', edition: 'ee-full', granted: true })
+  const alice: Cred = await cliJson(dataDir, ['token', 'regenerate', 'alice'])
+  const bob: Cred = await cliJson(dataDir, ['token', 'regenerate', 'bob'])
+  t.match(alice, { mageId: /^MAG\d{9}$/, token: /^[0-9a-f]{40}$/ })
+  return { dataDir, work, files, alice, bob }
+}
+
+async function get (app: FastifyInstance, url: string, cred: Cred | undefined, headers: Record<string, string> = {}) {
+  return await app.inject({ url: `/products/downloads/${url}`, headers: { ...(cred === undefined ? {} : basic(cred.mageId, cred.token)), ...headers } })
+}
+
+t.test('downloads API in-process: listings, JSON feed, editions and grants, ranges, 401s', async (t) => {
+  const { dataDir, files, alice, bob } = await seed(t)
+  const { buildApp } = await import('../src/app.js')
+  const { loadConfig } = await import('../src/config.js')
+  const app = await buildApp(loadConfig({}, { dataDir, logLevel: 'silent' }))
+  t.teardown(() => app.close())
+
+  const help = await get(app, 'info/help', alice)
+  t.equal(help.statusCode, 200)
+  t.match(help.headers['content-type'], /^text\/plain/)
+  t.match(help.body, /info\/filter\/version/)
+
+  const aliceFiles = (await get(app, 'info/files', alice)).body.trim().split('\n')
+  t.same(aliceFiles.map((l) => l.split(/\s+/).at(-1)), ['acme-suite-ce-2.4.6-p3.zip', 'acme-suite-ee-2.4.6-p3.zip', 'release-notes-2.4.6.txt', 'acme-suite-ee-2.4.5.zip'],
+    'one file a line, the file name last, newest version first (2.4.6-p3 is a patch release after 2.4.6)')
+  t.match(aliceFiles[1], /^2\.4\.6-p3\s+ee-full\s+1000000\s+acme-suite-ee-2\.4\.6-p3\.zip$/)
+  t.match(aliceFiles[2], /^2\.4\.6\s+-\s+6\s+release-notes/)
+  const bobFiles = (await get(app, 'info/files', bob)).body
+  t.notMatch(bobFiles, /ee-full/, 'a restricted edition is hidden without a grant')
+  t.match(bobFiles, /acme-suite-ce-2\.4\.6-p3\.zip/, 'a public edition is listed to every account')
+  t.match(bobFiles, /release-notes-2\.4\.6\.txt/, 'a file with no edition is listed to every account')
+
+  t.equal((await get(app, 'info/versions', alice)).body, '2.4.6-p3\n2.4.6\n2.4.5\n')
+  t.equal((await get(app, 'info/versions', bob)).body, '2.4.6-p3\n2.4.6\n')
+  t.same((await get(app, 'info/filter/version/2.4.*', alice)).body.trim().split('\n').length, 4)
+  t.match((await get(app, 'info/filter/version/2.4.6-p*', alice)).body, /acme-suite-ce.*\n.*acme-suite-ee-2\.4\.6-p3\.zip\n$/)
+  t.equal((await get(app, 'info/filter/version/2.4.5', alice)).body.trim().split(/\s+/).at(-1), 'acme-suite-ee-2.4.5.zip')
+  t.equal((await get(app, 'info/filter/version/2.4.5', bob)).body, 'No results found.\n')
+  t.equal((await get(app, 'info/filter/version/9.*', alice)).body, 'No results found.\n')
+  t.equal((await get(app, 'info/filter/type/ee-full', alice)).body.trim().split('\n').length, 2)
+  t.equal((await get(app, 'info/filter/type/ee-full', bob)).body, 'No results found.\n')
+  t.match((await get(app, 'info/filter/type/ce-full', bob)).body, /acme-suite-ce/)
+
+  const feed = JSON.parse((await get(app, 'info/json', alice)).body)
+  const ee = feed.files.find((f: { file_name: string }) => f.file_name === 'acme-suite-ee-2.4.6-p3.zip')
+  const bytes = files['acme-suite-ee-2.4.6-p3.zip']
+  t.same(ee, {
+    file_name: 'acme-suite-ee-2.4.6-p3.zip',
+    version: '2.4.6-p3',
+    edition: 'ee-full',
+    size: bytes.length,
+    md5: hash('md5', bytes),
+    sha1: hash('sha1', bytes),
+    sha256: hash('sha256', bytes),
+    released_at: ee.released_at
+  })
+  t.equal(JSON.parse((await get(app, 'info/json', bob)).body).files.length, 2)
+
+  const file = await get(app, 'file/acme-suite-ee-2.4.6-p3.zip', alice)
+  t.equal(file.statusCode, 200)
+  t.equal(file.headers['content-length'], String(bytes.length))
+  t.equal(file.headers['x-checksum-sha256'], hash('sha256', bytes))
+  t.equal(file.headers['x-checksum-md5'], hash('md5', bytes))
+  t.equal(file.headers['content-md5'], createHash('md5').update(bytes).digest('base64'))
+  t.equal(file.headers['accept-ranges'], 'bytes')
+  t.ok(file.rawPayload.equals(bytes), 'the bytes')
+  t.equal((await get(app, 'file/acme-suite-ee-2.4.6-p3.zip', bob)).statusCode, 404, 'no grant: as if it did not exist')
+  t.equal((await get(app, 'file/acme-suite-ce-2.4.6-p3.zip', bob)).statusCode, 200)
+  t.equal((await get(app, 'file/nope.zip', alice)).statusCode, 404)
+  for (const sneaky of ['..%2F..%2Fpackyard.sqlite', '%2E%2E%2Fpackyard.sqlite', 'packyard.sqlite']) {
+    const res = await get(app, `file/${sneaky}`, alice)
+    t.equal(res.statusCode, 404, `file/${sneaky}`)
+    t.match(res.body, /^Error: /)
+  }
+
+  const tail = await get(app, 'file/acme-suite-ee-2.4.6-p3.zip', alice, { range: 'bytes=999000-' })
+  t.equal(tail.statusCode, 206)
+  t.equal(tail.headers['content-range'], `bytes 999000-999999/${bytes.length}`)
+  t.equal(tail.headers['content-length'], '1000')
+  t.ok(tail.rawPayload.equals(bytes.subarray(999000)))
+  const middle = await get(app, 'file/acme-suite-ee-2.4.6-p3.zip', alice, { range: 'bytes=10-19' })
+  t.equal(middle.statusCode, 206)
+  t.ok(middle.rawPayload.equals(bytes.subarray(10, 20)))
+  const suffix = await get(app, 'file/acme-suite-ee-2.4.6-p3.zip', alice, { range: 'bytes=-5' })
+  t.ok(suffix.rawPayload.equals(bytes.subarray(bytes.length - 5)))
+  const beyond = await get(app, 'file/acme-suite-ee-2.4.6-p3.zip', alice, { range: `bytes=${bytes.length}-` })
+  t.equal(beyond.statusCode, 416)
+  t.equal(beyond.headers['content-range'], `bytes */${bytes.length}`)
+  t.equal((await get(app, 'file/acme-suite-ee-2.4.6-p3.zip', alice, { range: 'bytes=0-1,5-6' })).statusCode, 200, 'several ranges: the whole file')
+  t.equal((await get(app, 'file/acme-suite-ee-2.4.6-p3.zip', alice, { range: 'bytes=10-', 'if-range': '"other"' })).statusCode, 200, 'If-Range mismatch: the whole file')
+  const head = await app.inject({ method: 'HEAD', url: '/products/downloads/file/acme-suite-ee-2.4.6-p3.zip', headers: basic(alice.mageId, alice.token) })
+  t.equal(head.statusCode, 200)
+  t.equal(head.headers['content-length'], String(bytes.length))
+  t.equal(head.body, '')
+
+  const none = await get(app, 'info/files', undefined)
+  t.equal(none.statusCode, 401)
+  t.match(none.headers['www-authenticate'], /^Basic realm="Packyard downloads"/)
+  t.match(none.body, /MAGEID/)
+  for (const [label, cred] of [
+    ['wrong token', { mageId: alice.mageId, token: '0'.repeat(40) }],
+    ["another account's token", { mageId: alice.mageId, token: bob.token }],
+    ['unknown MAGEID', { mageId: 'MAG000000000', token: alice.token }],
+    ['garbage', { mageId: 'x', token: 'y' }]
+  ] as const) {
+    const res = await get(app, 'file/acme-suite-ce-2.4.6-p3.zip', cred)
+    t.equal(res.statusCode, 401, label)
+    t.match(res.headers['www-authenticate'], /^Basic /)
+  }
+  t.equal((await get(app, 'info/files', { mageId: alice.mageId.toLowerCase(), token: alice.token })).statusCode, 200, 'the MAGEID is case-insensitive')
+
+  // A replaced token stops working at once; a revoked grant hides the files at once.
+  const replaced = app.ctx.downloads.regenerateToken(app.ctx.accounts.get('alice').id)
+  t.equal((await get(app, 'info/files', alice)).statusCode, 401)
+  const fresh = { mageId: alice.mageId, token: replaced.token }
+  t.equal((await get(app, 'info/files', fresh)).statusCode, 200)
+  t.same(await cliJson(dataDir, ['revoke', 'alice', 'ee-full']), { username: 'alice', edition: 'ee-full', granted: false })
+  t.notMatch((await get(app, 'info/files', fresh)).body, /ee-full/)
+  t.equal((await get(app, 'file/acme-suite-ee-2.4.5.zip', fresh)).statusCode, 404)
+  await cliJson(dataDir, ['edition', 'access', 'ee-full', 'public'])
+  t.equal((await get(app, 'file/acme-suite-ee-2.4.5.zip', bob)).statusCode, 200, 'a public edition is served to all')
+})
+
+t.test('release add: immutable names, same bytes is a no-op, bad input is refused; grant keeps working for packages', async (t) => {
+  const { dataDir, work } = await seed(t)
+  const again = await runCli(dataDir, ['--json', 'release', 'add', path.join(work, 'acme-suite-ee-2.4.5.zip'), '--version', '2.4.5', '--edition', 'ee-full'])
+  t.equal(again.code, 0, 'the same file again is a no-op')
+  writeFileSync(path.join(work, 'acme-suite-ee-2.4.5.zip'), 'different bytes')
+  const changed = await runCli(dataDir, ['--json', 'release', 'add', path.join(work, 'acme-suite-ee-2.4.5.zip'), '--version', '2.4.5', '--edition', 'ee-full'])
+  t.equal(changed.code, 1)
+  t.match(changed.stderr, /already exists with other contents/)
+  t.match((await runCli(dataDir, ['release', 'add', path.join(work, 'missing.zip'), '--version', '1.0.0'])).stderr, /cannot read file/)
+  t.match((await runCli(dataDir, ['release', 'add', path.join(work, 'release-notes-2.4.6.txt'), '--version', '1.0 beta', '--name', 'x.txt'])).stderr, /invalid version/)
+  t.match((await runCli(dataDir, ['release', 'add', path.join(work, 'release-notes-2.4.6.txt'), '--version', '1.0', '--name', '../x'])).stderr, /invalid file name/)
+  t.match((await runCli(dataDir, ['release', 'add', path.join(work, 'release-notes-2.4.6.txt'), '--version', '1.0', '--edition', 'EE Full', '--name', 'y.txt'])).stderr, /invalid edition/)
+  t.equal((await runCli(dataDir, ['release', 'add', path.join(work, 'release-notes-2.4.6.txt')])).code, 2, '--version is required')
+  const list = await cliJson(dataDir, ['release', 'list'])
+  t.equal(list.length, 4)
+  t.same((await cliJson(dataDir, ['edition', 'list'])).map((e: { edition: string }) => e.edition), ['ce-full', 'ee-full'])
+  t.match((await runCli(dataDir, ['grant', 'alice', 'nothing'])).stderr, /package or edition "nothing" not found/)
+  t.match((await runCli(dataDir, ['grant', 'alice', 'acme/nothing'])).stderr, /package "acme\/nothing" not found/)
+  t.match((await runCli(dataDir, ['token', 'regenerate', 'nobody'])).stderr, /account "nobody" not found/)
+})
+
+t.test('Range parsing and version filters', async (t) => {
+  t.same(parseRange('bytes=5-', 10), { start: 5, end: 9 })
+  t.same(parseRange('bytes=2-4', 10), { start: 2, end: 4 })
+  t.same(parseRange('bytes=2-400', 10), { start: 2, end: 9 })
+  t.same(parseRange('bytes=-3', 10), { start: 7, end: 9 })
+  t.same(parseRange('bytes=-30', 10), { start: 0, end: 9 })
+  t.equal(parseRange('bytes=10-', 10), 'unsatisfiable')
+  t.equal(parseRange('bytes=-0', 10), 'unsatisfiable')
+  t.equal(parseRange('bytes=0-', 0), 'unsatisfiable')
+  t.equal(parseRange('bytes=5-2', 10), undefined)
+  t.equal(parseRange('bytes=0-1,3-4', 10), undefined)
+  t.equal(parseRange('items=0-1', 10), undefined)
+  t.equal(parseRange(undefined, 10), undefined)
+  const m = versionMatcher('2.4.*')
+  t.ok(m('2.4.6-p3'))
+  t.notOk(m('2.40.1'))
+  t.ok(versionMatcher('2.4')('2.4.6'))
+  t.ok(versionMatcher('2.4.6')('2.4.6-p3'))
+  t.notOk(versionMatcher('2.4')('2.40'))
+  t.ok(versionMatcher('1.9.*')('1.9.2.4'))
+  t.ok(versionMatcher('*')('anything'))
+  t.notOk(versionMatcher('2.4.(')('2.4.6'), 'regex characters are literal')
+})
+
+t.test('downloads API with real curl: every command, the credentials in the URL, a resumed download, a replaced token', async (t) => {
+  if (!requireTools(t, 'curl')) return
+  const { dataDir, files, alice } = await seed(t)
+  const server = await startServer(t, dataDir)
+  const out = tempDir(t)
+  const api = `${server.url}/products/downloads`
+  const curl = (args: string[]) => {
+    const r = spawnSync('curl', ['-sS', ...args], { cwd: out, encoding: 'buffer' })
+    return { code: r.status, stdout: r.stdout.toString('utf8'), bytes: r.stdout, stderr: r.stderr.toString('utf8') }
+  }
+  const auth = ['-u', `${alice.mageId}:${alice.token}`]
+
+  t.match(curl([...auth, `${api}/info/help`]).stdout, /info\/files/)
+  const listed = curl([...auth, `${api}/info/files`]).stdout
+  // The classic scripts' way of taking the file names: the last column.
+  const names = spawnSync('sh', ['-c', "rev | awk '{print $1}' | rev"], { input: listed, encoding: 'utf8' }).stdout.trim().split('\n')
+  t.same(names.sort(), Object.keys(files).sort())
+  t.equal(curl([...auth, `${api}/info/versions`]).stdout, '2.4.6-p3\n2.4.6\n2.4.5\n')
+  t.equal(curl([...auth, `${api}/info/filter/version/2.4.6-p*`]).stdout.trim().split('\n').length, 2)
+  t.equal(curl([...auth, `${api}/info/filter/version/7.*`]).stdout, 'No results found.\n')
+  t.match(curl([...auth, `${api}/info/filter/type/ee-full`]).stdout, /acme-suite-ee-2\.4\.5\.zip/)
+  const feed = JSON.parse(curl([...auth, `${api}/info/json`]).stdout)
+  t.equal(feed.files.length, 4)
+
+  const bytes = files['acme-suite-ee-2.4.6-p3.zip']
+  const headers = curl([...auth, '-D', '-', '-o', 'full.zip', `${api}/file/acme-suite-ee-2.4.6-p3.zip`]).stdout
+  t.match(headers, new RegExp(`x-checksum-sha256: ${hash('sha256', bytes)}`, 'i'))
+  t.match(headers, new RegExp(`content-length: ${bytes.length}`, 'i'))
+  t.ok(readFileSync(path.join(out, 'full.zip')).equals(bytes))
+
+  const inUrl = server.url.replace('http://', `http://${alice.mageId}:${alice.token}@`)
+  const viaUrl = curl(['-o', 'via-url.zip', '-w', '%{http_code}', `${inUrl}/products/downloads/file/acme-suite-ce-2.4.6-p3.zip`])
+  t.equal(viaUrl.stdout, '200', 'https://MAGEID:TOKEN@host/… style')
+  t.ok(readFileSync(path.join(out, 'via-url.zip')).equals(files['acme-suite-ce-2.4.6-p3.zip']))
+
+  // A broken download: the first 123,457 bytes are on disk; curl -C - fetches the rest.
+  writeFileSync(path.join(out, 'partial.zip'), bytes.subarray(0, 123_457))
+  const resumed = curl([...auth, '-C', '-', '-o', 'partial.zip', '-w', '%{http_code} %{size_download}', `${api}/file/acme-suite-ee-2.4.6-p3.zip`])
+  t.equal(resumed.code, 0, resumed.stderr)
+  t.equal(resumed.stdout, `206 ${bytes.length - 123_457}`, 'only the rest was sent')
+  t.ok(readFileSync(path.join(out, 'partial.zip')).equals(bytes), 'the resumed file equals the original')
+
+  const status = (args: string[]) => curl(['-o', '/dev/null', '-w', '%{http_code}', ...args]).stdout
+  t.equal(status([`${api}/info/files`]), '401', 'no credentials')
+  t.equal(status(['-u', `${alice.mageId}:${'f'.repeat(40)}`, `${api}/info/files`]), '401', 'wrong token')
+  const replaced: Cred = await cliJson(dataDir, ['token', 'regenerate', 'alice'])
+  t.equal(status([...auth, `${api}/file/acme-suite-ee-2.4.5.zip`]), '401', 'the replaced token')
+  t.equal(status(['-u', `${replaced.mageId}:${replaced.token}`, `${api}/file/acme-suite-ee-2.4.5.zip`]), '200', 'the new token')
+  t.notMatch(server.log(), alice.token, 'tokens never reach the log')
+})
+
+t.test('README: the downloads API operator commands and curl examples work as written', async (t) => {
+  if (!requireTools(t, 'curl')) return
+  const readme = readFileSync(path.join(ROOT, 'README.md'), 'utf8')
+  const section = /^## Downloads API\n([\s\S]*?)(?=^## )/m.exec(readme)?.[1]
+  t.ok(section, 'the README has a Downloads API section')
+  if (section === undefined) return
+  const dataDir = tempDir(t)
+  const work = tempDir(t)
+  const files: Record<string, Buffer> = {}
+  await cliJson(dataDir, ['account', 'create', 'alice'])
+  let alice: Cred | undefined
+  const ops = [...section.matchAll(/^\s*npx packyard (.+?)(?:\s+#.*)?$/gm)].map((m) => m[1]!.trim().split(/\s+/))
+  t.ok(ops.length >= 5, `${ops.length} operator commands`)
+  for (const args of ops) {
+    for (const a of args.filter((x) => x.startsWith('./'))) {
+      files[a.slice(2)] = randomBytes(50_000)
+      writeFileSync(path.join(work, a.slice(2)), files[a.slice(2)]!)
+    }
+    const r = await runCli(dataDir, ['--json', ...args.map((a) => a.startsWith('./') ? path.join(work, a.slice(2)) : a)])
+    t.equal(r.code, 0, `packyard ${args.join(' ')}: ${r.stderr}`)
+    if (args[0] === 'token') alice = r.json
+  }
+  t.ok(alice, 'a token came out of the operator commands')
+  if (alice === undefined) return
+  const server = await startServer(t, dataDir)
+  const commands = [...section.matchAll(/^\s*(curl .+)$/gm)].map((m) => m[1]!.trim())
+  t.ok(commands.length >= 9, `${commands.length} curl examples`)
+  for (const written of commands) {
+    const command = written
+      .replaceAll('http://localhost:8080', server.url)
+      .replaceAll('localhost:8080', new URL(server.url).host)
+      .replaceAll('MAGEID:TOKEN', `${alice.mageId}:${alice.token}`)
+    const resumeOf = / -C - .*\/file\/(\S+)$/.exec(written)?.[1]
+    if (resumeOf !== undefined) {
+      // As after a broken download: only the first part of the file is on disk.
+      t.ok(existsSync(path.join(work, resumeOf)), 'the example before downloaded it')
+      writeFileSync(path.join(work, resumeOf), files[resumeOf]!.subarray(0, 12_345))
+    }
+    const res = spawnSync('sh', ['-c', command.replace(/^curl /, 'curl -sS --fail-with-body ')], { cwd: work, encoding: 'utf8' })
+    t.equal(res.status, 0, `${written}\n${res.stderr}`)
+    t.notMatch(res.stdout, /^(No results found\.|Error: )/m, written)
+  }
+  for (const [name, bytes] of Object.entries(files)) t.ok(readFileSync(path.join(work, name)).equals(bytes), `${name} downloaded intact`)
+})

@@ -1,0 +1,131 @@
+import t from 'tap'
+import { basic, buildTestApp, cliJson, composerProject, startServer, tempDir, writePackageZip } from './helpers/harness.js'
+import { requireTools } from './helpers/tools.js'
+
+/** The value of one sample line `name{labels} value`, or undefined when absent. */
+function sample (text: string, name: string, labels: Record<string, string>): number | undefined {
+  for (const line of text.split('\n')) {
+    const m = /^([a-zA-Z_:][\w:]*)(?:\{(.*)\})? (\S+)$/.exec(line)
+    if (m === null || m[1] !== name) continue
+    const found = Object.fromEntries([...(m[2] ?? '').matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)].map((l) => [l[1], l[2]]))
+    if (Object.entries(labels).every(([k, v]) => found[k] === v) && Object.keys(found).length === Object.keys(labels).length) return Number(m[3])
+  }
+  return undefined
+}
+
+t.test('GET /metrics counts requests by route pattern, auth failures by reason and downloads by package', async (t) => {
+  const { app, dataDir } = await buildTestApp(t)
+  const work = tempDir(t)
+  const ctx = app.ctx
+  const alice = await ctx.accounts.create({ username: 'alice' })
+  const good = ctx.keys.create(alice.id, 'laptop')
+  const off = ctx.keys.create(alice.id, 'old')
+  ctx.keys.setEnabled(off.key.publicKey, false)
+  await ctx.catalog.publish(await writePackageZip(work, { name: 'acme/widget', version: '1.0.0' }), { access: 'public' })
+  t.ok(dataDir)
+
+  const auth = basic(good.key.publicKey, good.privateKey)
+  const get = (url: string, headers: Record<string, string> = auth) => app.inject({ url, headers })
+  t.equal((await get('/packages.json', {})).statusCode, 401, 'no credentials')
+  t.equal((await get('/packages.json', basic('short', 'short'))).statusCode, 401, 'malformed key')
+  t.equal((await get('/packages.json', basic('a'.repeat(32), 'b'.repeat(32)))).statusCode, 401, 'unknown key')
+  t.equal((await get('/packages.json', basic(good.key.publicKey, 'b'.repeat(32)))).statusCode, 401, 'wrong private key')
+  t.equal((await get('/packages.json', basic(off.key.publicKey, off.privateKey))).statusCode, 401, 'disabled key')
+  t.equal((await get('/packages.json')).statusCode, 200)
+  const p2 = await get('/p2/acme/widget.json')
+  t.equal(p2.statusCode, 200)
+  const distUrl = new URL(JSON.parse(p2.body).packages['acme/widget'][0].dist.url as string)
+  t.equal((await get(distUrl.pathname)).statusCode, 200)
+  t.equal((await get(distUrl.pathname)).statusCode, 200)
+  t.equal((await get('/p2/acme/nothing.json')).statusCode, 404)
+  t.equal((await get('/no/such/url')).statusCode, 404)
+
+  const res = await app.inject({ url: '/metrics' })
+  t.equal(res.statusCode, 200, 'no repository credentials needed')
+  t.match(res.headers['content-type'], /^text\/plain; version=0\.0\.4/)
+  const text = res.body
+  t.equal(sample(text, 'packyard_http_requests_total', { method: 'GET', route: '/packages.json', status_code: '401' }), 5)
+  t.equal(sample(text, 'packyard_http_requests_total', { method: 'GET', route: '/packages.json', status_code: '200' }), 1)
+  t.equal(sample(text, 'packyard_http_requests_total', { method: 'GET', route: '/p2/:vendor/:file', status_code: '200' }), 1)
+  t.equal(sample(text, 'packyard_http_requests_total', { method: 'GET', route: '/p2/:vendor/:file', status_code: '404' }), 1)
+  t.equal(sample(text, 'packyard_http_requests_total', { method: 'GET', route: '/archives/:vendor/:name/:file', status_code: '200' }), 2)
+  t.equal(sample(text, 'packyard_http_requests_total', { method: 'GET', route: 'unmatched', status_code: '404' }), 1)
+  t.notMatch(text, 'route="/p2/acme/widget.json"', 'route patterns, never raw URLs')
+  t.notMatch(text, '/no/such/url')
+  t.equal(sample(text, 'packyard_http_request_duration_seconds_count', { method: 'GET', route: '/archives/:vendor/:name/:file', status_code: '200' }), 2)
+  t.equal(sample(text, 'packyard_http_request_duration_seconds_bucket', { le: '+Inf', method: 'GET', route: '/archives/:vendor/:name/:file', status_code: '200' }), 2)
+  t.ok(sample(text, 'packyard_http_request_duration_seconds_bucket', { le: '0.005', method: 'GET', route: '/packages.json', status_code: '200' }) !== undefined, 'histogram buckets')
+  for (const reason of ['missing', 'malformed', 'unknown', 'wrong_secret', 'disabled']) {
+    t.equal(sample(text, 'packyard_auth_failures_total', { reason }), 1, `auth failure: ${reason}`)
+  }
+  t.equal(sample(text, 'packyard_archive_downloads_total', { package: 'acme/widget' }), 2)
+  for (const name of ['process_cpu_user_seconds_total', 'process_resident_memory_bytes', 'process_start_time_seconds', 'nodejs_heap_size_used_bytes', 'nodejs_eventloop_lag_seconds']) {
+    t.ok(sample(text, name, {}) !== undefined, `process metric ${name}`)
+  }
+  t.notMatch(text, good.privateKey)
+})
+
+t.test('a fresh app starts every known auth failure reason at 0', async (t) => {
+  const { app } = await buildTestApp(t)
+  const text = (await app.inject({ url: '/metrics' })).body
+  for (const reason of ['missing', 'malformed', 'unknown', 'wrong_secret', 'disabled']) {
+    t.equal(sample(text, 'packyard_auth_failures_total', { reason }), 0, reason)
+  }
+})
+
+t.test('two apps in one process keep separate registries', async (t) => {
+  const a = await buildTestApp(t)
+  const b = await buildTestApp(t)
+  await a.app.inject({ url: '/packages.json' })
+  await a.app.inject({ url: '/packages.json' })
+  t.equal(sample((await a.app.inject({ url: '/metrics' })).body, 'packyard_auth_failures_total', { reason: 'missing' }), 2)
+  t.equal(sample((await b.app.inject({ url: '/metrics' })).body, 'packyard_auth_failures_total', { reason: 'missing' }), 0)
+})
+
+t.test('PACKYARD_METRICS_TOKEN protects /metrics with a bearer token', async (t) => {
+  const { app } = await buildTestApp(t, { metricsToken: 'scrape-me-7c1f' })
+  const none = await app.inject({ url: '/metrics' })
+  t.equal(none.statusCode, 401)
+  t.equal(none.headers['www-authenticate'], 'Bearer realm="metrics"')
+  t.notMatch(none.body, 'packyard_http_requests_total')
+  t.equal((await app.inject({ url: '/metrics', headers: { authorization: 'Bearer wrong' } })).statusCode, 401)
+  t.equal((await app.inject({ url: '/metrics', headers: { authorization: basic('scrape-me-7c1f', 'x').authorization } })).statusCode, 401, 'Basic is not Bearer')
+  const ok = await app.inject({ url: '/metrics', headers: { authorization: 'Bearer scrape-me-7c1f' } })
+  t.equal(ok.statusCode, 200)
+  t.match(ok.body, 'packyard_http_requests_total')
+})
+
+t.test('PACKYARD_METRICS=off removes /metrics', async (t) => {
+  const { app } = await buildTestApp(t, { metricsEnabled: 'off' })
+  t.equal((await app.inject({ url: '/metrics' })).statusCode, 404)
+  t.equal((await app.inject({ url: '/healthz' })).statusCode, 200)
+})
+
+t.test('after a real composer install, /metrics shows the run', async (t) => {
+  if (!requireTools(t, 'composer', 'php', 'unzip')) return
+  const dataDir = tempDir(t)
+  const work = tempDir(t)
+  await cliJson(dataDir, ['account', 'create', 'alice'])
+  const key = await cliJson(dataDir, ['key', 'create', 'alice', '--name', 'ci'])
+  await cliJson(dataDir, ['publish', '--access', 'public', await writePackageZip(work, { name: 'acme/gadget', version: '1.2.0' })])
+  await cliJson(dataDir, ['publish', await writePackageZip(work, { name: 'acme/secret', version: '1.0.0' })])
+  const server = await startServer(t, dataDir)
+
+  const denied = composerProject(t, server.url, { require: { 'acme/gadget': '^1.0' } })
+  denied.setAuth(key.publicKey, 'x'.repeat(32))
+  t.not((await denied.run(['update'])).code, 0, 'a wrong private key fails')
+
+  const project = composerProject(t, server.url, { require: { 'acme/gadget': '^1.0' } })
+  project.setAuth(key.publicKey, key.privateKey)
+  const res = await project.run(['update'])
+  t.equal(res.code, 0, res.output)
+
+  const text = await (await fetch(`${server.url}/metrics`)).text()
+  t.equal(sample(text, 'packyard_archive_downloads_total', { package: 'acme/gadget' }), 1)
+  t.equal(sample(text, 'packyard_archive_downloads_total', { package: 'acme/secret' }), undefined)
+  t.ok((sample(text, 'packyard_auth_failures_total', { reason: 'wrong_secret' }) ?? 0) >= 1, 'the wrong key was counted')
+  t.equal(sample(text, 'packyard_http_requests_total', { method: 'GET', route: '/archives/:vendor/:name/:file', status_code: '200' }), 1)
+  t.equal(sample(text, 'packyard_http_requests_total', { method: 'POST', route: '/downloads/', status_code: '200' }), 1, 'notify-batch')
+  t.ok((sample(text, 'packyard_http_requests_total', { method: 'GET', route: '/p2/:vendor/:file', status_code: '200' }) ?? 0) >= 1)
+  t.ok((sample(text, 'process_resident_memory_bytes', {}) ?? 0) > 0)
+})
