@@ -9,9 +9,10 @@ import { fmt, header, SCALE, table, tempDir } from './lib.mjs'
 
 const WRITE_CHECK_AUTHS = 10_000
 
-/** Runs fn up to maxIterations times or until maxMs has passed; returns ns per call. */
+/** Warms up, then runs fn up to maxIterations times or until maxMs has passed; returns ns per call. */
 async function perCall (fn, { maxIterations, maxMs, isAsync = false }) {
-  for (let i = 0; i < Math.min(1000, maxIterations / 10); i++) isAsync ? await fn() : fn()
+  const warm = Math.min(1000, Math.ceil(maxIterations / 10))
+  for (let i = 0; i < warm; i++) isAsync ? await fn() : fn()
   const start = process.hrtime.bigint()
   const deadline = start + BigInt(Math.round(maxMs * 1e6))
   let n = 0
@@ -22,7 +23,7 @@ async function perCall (fn, { maxIterations, maxMs, isAsync = false }) {
       if (process.hrtime.bigint() > deadline) break
     }
   }
-  return { nsPerCall: Number(process.hrtime.bigint() - start) / n, n }
+  return { nsPerCall: Number(process.hrtime.bigint() - start) / n, n, calls: warm + n }
 }
 
 /** Checks/s with `concurrency` scrypt verifications in flight (libuv pool, both cores). */
@@ -64,35 +65,47 @@ async function main () {
     const stored = hashSecret(privateKey)
     const wrongSecret = randomBytes(16).toString('hex')
     const unknownKey = randomBytes(16).toString('hex')
-    const fast = { maxIterations: 1_000_000, maxMs: 2000 * SCALE }
-    const results = []
-    results.push(['authenticate(): valid key (SELECT + SHA-256 + timingSafeEqual)', await perCall(() => ctx.keys.authenticate(key.publicKey, privateKey), fast)])
-    results.push(['authenticate(): wrong private key', await perCall(() => ctx.keys.authenticate(key.publicKey, wrongSecret), fast)])
-    results.push(['authenticate(): unknown public key (dummy hash)', await perCall(() => ctx.keys.authenticate(unknownKey, privateKey), fast)])
-    results.push(['  of which: SHA-256 + timingSafeEqual only', await perCall(() => secretMatches(privateKey, stored), fast)])
-    results.push(['  of which: the indexed SELECT only', await perCall(() => ctx.repos.keys.credential(key.publicKey), fast)])
-
     // What the usage tracker avoids: a last-used UPDATE (its own WAL commit) on every request.
     const touch = ctx.db.prepare('UPDATE access_keys SET last_used_at = ? WHERE id = ?')
-    const beforeWrite = changes()
-    const writing = await perCall(() => {
-      const r = ctx.keys.authenticate(key.publicKey, privateKey)
-      touch.run(new Date().toISOString(), r.keyId)
-    }, { maxIterations: 50_000, maxMs: 2000 * SCALE })
-    const writesPerAuth = (changes() - beforeWrite) / writing.n
-    results.push(['Reference: authenticate() + last-used UPDATE per request', writing])
-
     const scryptStored = await hashPassword(privateKey)
-    const scrypt = await perCall(async () => {
-      if (!(await verifyPassword(privateKey, scryptStored))) throw new Error('scrypt verification failed')
-    }, { maxIterations: 100, maxMs: 4000 * SCALE, isAsync: true })
-    results.push(['Reference: scrypt verify (N=16384, r=8, p=1), one at a time', scrypt])
+    const fast = { maxIterations: 300_000, maxMs: 600 * SCALE }
+    const cases = [
+      ['authenticate(): valid key (SELECT + SHA-256 + timingSafeEqual)', () => ctx.keys.authenticate(key.publicKey, privateKey), fast],
+      ['authenticate(): wrong private key', () => ctx.keys.authenticate(key.publicKey, wrongSecret), fast],
+      ['authenticate(): unknown public key (dummy hash)', () => ctx.keys.authenticate(unknownKey, privateKey), fast],
+      ['  of which: SHA-256 + timingSafeEqual only', () => secretMatches(privateKey, stored), fast],
+      ['  of which: the indexed SELECT only', () => ctx.repos.keys.credential(key.publicKey), fast],
+      ['Reference: authenticate() + last-used UPDATE per request', () => {
+        const r = ctx.keys.authenticate(key.publicKey, privateKey)
+        touch.run(new Date().toISOString(), r.keyId)
+      }, { maxIterations: 20_000, maxMs: 600 * SCALE }],
+      ['Reference: scrypt verify (N=16384, r=8, p=1), one at a time', async () => {
+        if (!(await verifyPassword(privateKey, scryptStored))) throw new Error('scrypt verification failed')
+      }, { maxIterations: 40, maxMs: 1300 * SCALE, isAsync: true }]
+    ]
+    // Short slices, interleaved over three rounds, fastest slice kept: other load on the
+    // machine comes in bursts, and this way a burst cannot favour one case over another.
+    const best = new Map()
+    let writes = 0
+    let writeCalls = 0
+    for (let round = 0; round < 3; round++) {
+      for (const [label, fn, opts] of cases) {
+        const before = changes()
+        const r = await perCall(fn, opts)
+        if (label.includes('UPDATE')) { writes += changes() - before; writeCalls += r.calls }
+        const prev = best.get(label)
+        best.set(label, prev === undefined || r.nsPerCall < prev.nsPerCall ? { ...r, n: (prev?.n ?? 0) + r.n } : { ...prev, n: prev.n + r.n })
+      }
+    }
+    const results = [...best.entries()]
+    const scrypt = best.get(cases[6][0])
+    const writesPerAuth = writes / writeCalls
     const scryptParallel = await scryptThroughput(privateKey, scryptStored, 4, 3000 * SCALE)
 
-    header('Auth cost per check (in-process, one key among 1,000)')
+    header('Auth cost per check (in-process, one key among 1,000; fastest of 3 interleaved rounds)')
     const base = results[0][1].nsPerCall
     console.log(table(
-      ['check', 'µs per check', 'checks/s (one core)', 'vs authenticate()', 'iterations'],
+      ['check', 'µs per check', 'checks/s (one core)', 'vs authenticate()', 'iterations (3 rounds)'],
       results.map(([label, r]) => [label, fmt.num(r.nsPerCall / 1000, r.nsPerCall < 1e5 ? 2 : 0), fmt.int(1e9 / r.nsPerCall), fmt.ratio(r.nsPerCall / base), fmt.int(r.n)])
     ))
     console.log(`\nscrypt with 4 verifications in flight (libuv pool, 2 cores): ${fmt.int(scryptParallel)} checks/s for the whole server, ` +

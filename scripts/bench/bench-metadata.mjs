@@ -24,7 +24,7 @@ const ROUNDS = 2
 const DURATION_S = Math.max(2, Math.round(4 * SCALE))
 const WARMUP_S = 1
 
-// pino still serialises every line; only the write is dropped (the same for both Fastify servers).
+// pino still serialises every line; only the write is dropped (the same for every Fastify server here).
 const nullStream = { write () { return true } }
 
 const LOAD_GENERATOR = fileURLToPath(new URL('./load-generator.mjs', import.meta.url))

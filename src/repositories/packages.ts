@@ -92,10 +92,13 @@ export function createPackagesRepository (db: Db) {
      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`)
   const countDownload = db.prepare<[number, string], void>(
     'UPDATE versions SET downloads = downloads + 1 WHERE package_id = ? AND version_normalized = ?')
+  // Public packages plus this account's grants of restricted ones (disjoint, so UNION ALL).
   const visibleToAccount = db.prepare<[number], { name: string }>(
-    `SELECT p.name FROM packages p
-     WHERE p.access = 'public' OR EXISTS (SELECT 1 FROM grants g WHERE g.package_id = p.id AND g.account_id = ?)
-     ORDER BY p.name`)
+    `SELECT name FROM packages WHERE access = 'public'
+     UNION ALL
+     SELECT p.name FROM grants g JOIN packages p ON p.id = g.package_id WHERE g.account_id = ? AND p.access = 'restricted'
+     ORDER BY name`)
+  const catalogRevision = db.prepare<[], { revision: number }>('SELECT revision FROM catalog_revision WHERE id = 1')
   const hasGrant = db.prepare<[number, number], { n: number }>(
     'SELECT count(*) AS n FROM grants WHERE account_id = ? AND package_id = ?')
   const insertGrant = db.prepare<[number, number, string], void>(
@@ -157,6 +160,10 @@ export function createPackagesRepository (db: Db) {
     },
     visibleNames (accountId: number): string[] {
       return visibleToAccount.all(accountId).map((r) => r.name)
+    },
+    /** Bumped by triggers on every package or grant change, by any process. */
+    revision (): number {
+      return catalogRevision.get()!.revision
     },
     isVisible (pkg: Package, accountId: number): boolean {
       return pkg.access === 'public' || hasGrant.get(accountId, pkg.id)!.n > 0

@@ -79,6 +79,7 @@ function parseComposerJson (file: string, raw: string, versionOverride: string |
 export function createCatalogService (deps: { db: Db, packages: PackagesRepository, store: ArchiveStore }) {
   const { db, packages, store } = deps
   const served = new Map<string, { updatedAt: number, doc: string | null, byBase: Map<string, string> }>()
+  const visible = new Map<number, { revision: number, names: string[] }>()
 
   function nextUpdatedAt (previous: number): number {
     return Math.max(Math.floor(Date.now() / 1000), previous + 1)
@@ -205,8 +206,15 @@ export function createCatalogService (deps: { db: Db, packages: PackagesReposito
       packages.revoke(accountId, pkg.id)
       return pkg
     },
+    /** Cached per account until the catalogue revision moves (publish, access, grant, revoke). */
     visibleNames (accountId: number): string[] {
-      return packages.visibleNames(accountId)
+      const revision = packages.revision()
+      const cached = visible.get(accountId)
+      if (cached !== undefined && cached.revision === revision) return cached.names
+      if (visible.size > 10_000) visible.clear()
+      const names = packages.visibleNames(accountId)
+      visible.set(accountId, { revision, names })
+      return names
     },
     /** The p2 document for an account, or undefined when it does not exist or is not visible (both answer 404). */
     metadata (accountId: number, name: string, dev: boolean, baseUrl: string): { body: string, updatedAt: number } | undefined {
