@@ -53,7 +53,7 @@ export function buildCli (io: Io = defaultIo): Command {
     .configureOutput({
       writeOut: io.stdout,
       writeErr: io.stderr,
-      outputError: (str, write) => { write(str.replace(/^error: /, 'packyard: ').trimEnd() + '\n') }
+      outputError: (str, write) => { write(str.replace(/^error: /, 'packyard: ').trim().replace(/\s*\n\s*/g, ' ') + '\n') }
     })
 
   const globals = (): { json: boolean, config: () => Config } => {

@@ -226,6 +226,11 @@ t.test('A. authentication on every repository URL', async (t) => {
         assert401(t, res, `${probe.what}, ${what}`)
       }
     }
+    for (const probe of PROBES.filter((p) => p.method === 'GET')) {
+      const head = await app.inject({ method: 'HEAD', url: probe.url })
+      t.equal(head.statusCode, 401, `HEAD ${probe.what}: 401 too`)
+      t.match(head.headers['www-authenticate'], /^Basic realm="Packyard"/)
+    }
     t.equal(downloadsOf(app, 'acme/widget', '1.0.0.0'), downloadsBefore, 'rejected notify-batch POSTs counted nothing')
     t.equal(lastUsedInDb(app, disabled.keyId), null, 'a rejected key is not marked as used')
     t.equal(lastUsedInDb(app, regenerated.keyId), null, 'the old pair of a regenerated key does not mark it as used')

@@ -3,9 +3,24 @@ import Database from 'better-sqlite3'
 import { createHash } from 'node:crypto'
 import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
-import { basic, buildTestApp, cliJson, makeZip, runCli, tempDir, writePackageZip, type CliResult } from './helpers/harness.js'
+import { basic, runCli, buildTestApp, makeZip, tempDir, writePackageZip, type CliResult } from './helpers/harness.js'
 import { loadConfig } from '../src/config.js'
 import { createContext, type Context } from '../src/context.js'
+
+/**
+ * The real CLI in a child process, without tap's per-process coverage hook (NODE_OPTIONS):
+ * this file starts many short processes, and the hook doubles the cost of each.
+ */
+function cli (dataDir: string, args: string[], opts: { stdin?: string } = {}): Promise<CliResult> {
+  return runCli(dataDir, args, { ...opts, env: { NODE_OPTIONS: '' } })
+}
+
+/** Like cli with --json, failing loudly when the command fails. */
+async function cliOk (dataDir: string, args: string[], opts: { stdin?: string } = {}): Promise<any> {
+  const r = await cli(dataDir, ['--json', ...args], opts)
+  if (r.code !== 0) throw new Error(`packyard ${args.join(' ')} failed (${r.code}): ${r.stderr}`)
+  return r.json
+}
 
 type Json = Record<string, any>
 
@@ -130,8 +145,7 @@ t.test('bad archives are refused with one clear line and change nothing', async 
     ['an invalid --version override', ['--version', 'banana', await zipFile(work, 'override.zip', composer(valid))], /invalid version "banana"/]
   ]
   const before = snapshot(dataDir)
-  // Many short processes: without tap's per-process coverage hook they start twice as fast.
-  const results = await inParallel(cases, ([, args]) => runCli(dataDir, ['publish', ...args], { env: { NODE_OPTIONS: '' } }))
+  const results = await inParallel(cases, ([, args]) => cli(dataDir, ['publish', ...args]))
   cases.forEach(([what, , message], i) => { assertRefused(t, results[i]!, message, what) })
   t.same(snapshot(dataDir), before, 'no row, metadata or file changed')
   t.same(tmpFiles(dataDir), [], 'nothing left in archives/tmp')
@@ -146,28 +160,28 @@ t.test('a published version is immutable', async (t) => {
   const before = snapshot(dataDir)
 
   const different = await writePackageZip(work, { name: 'acme/base', version: '1.0.0', description: 'Changed' })
-  assertRefused(t, await runCli(dataDir, ['publish', different]), /acme\/base 1\.0\.0 .*immutable/, 'same version, different bytes')
+  assertRefused(t, await cli(dataDir, ['publish', different]), /acme\/base 1\.0\.0 .*immutable/, 'same version, different bytes')
   t.same(snapshot(dataDir), before, 'nothing changed')
 
   const sameNormalized = await writePackageZip(work, { name: 'acme/base', version: 'v1.0.0.0', description: 'Changed' })
-  assertRefused(t, await runCli(dataDir, ['publish', sameNormalized]), /immutable/, 'a spelling that normalises to the same version')
+  assertRefused(t, await cli(dataDir, ['publish', sameNormalized]), /immutable/, 'a spelling that normalises to the same version')
 
   const viaOverride = await writePackageZip(work, { name: 'acme/base', version: '9.9.9' })
-  assertRefused(t, await runCli(dataDir, ['publish', '--version', '1.0.0', viaOverride]), /immutable/, 'the same version through --version')
+  assertRefused(t, await cli(dataDir, ['publish', '--version', '1.0.0', viaOverride]), /immutable/, 'the same version through --version')
 
-  const withAccess = await runCli(dataDir, ['publish', '--access', 'restricted', different])
+  const withAccess = await cli(dataDir, ['publish', '--access', 'restricted', different])
   assertRefused(t, withAccess, /immutable/, 'a refused publish does not apply --access either')
   t.same(snapshot(dataDir), before, 'still nothing changed')
   t.same(tmpFiles(dataDir), [])
 
-  const again = await runCli(dataDir, ['publish', base])
+  const again = await cli(dataDir, ['publish', base])
   t.equal(again.code, 0, again.stderr)
   t.equal(again.stderr, '')
   const sha1 = createHash('sha1').update(readFileSync(base)).digest('hex')
   t.equal(again.stdout, `unchanged acme/base 1.0.0 (sha1 ${sha1})\n`, 'the same bytes again are a no-op')
   t.same(snapshot(dataDir), before, 'not even Last-Modified moved')
 
-  const json = await cliJson(dataDir, ['publish', base])
+  const json = await cliOk(dataDir, ['publish', base])
   t.same(json, [{ name: 'acme/base', version: '1.0.0', versionNormalized: '1.0.0.0', shasum: sha1 }])
   t.same(snapshot(dataDir), before)
 })
@@ -177,7 +191,7 @@ t.test('several archives: each on its own, failures reported, exit 1', async (t)
   const good1 = await writePackageZip(work, { name: 'acme/base', version: '1.1.0' })
   const bad = await zipFile(work, 'broken.zip', { 'composer.json': '{' })
   const good2 = await writePackageZip(work, { name: 'acme/fresh', version: '0.1.0' })
-  const r = await runCli(dataDir, ['--json', 'publish', good1, bad, good2])
+  const r = await cli(dataDir, ['--json', 'publish', good1, bad, good2])
   t.equal(r.code, 1)
   t.match(r.stderr, /^packyard: broken\.zip: composer\.json is not valid JSON[^\n]*\n$/)
   t.same(r.json.map((p: Json) => `${p.name}@${p.version}`), ['acme/base@1.1.0', 'acme/fresh@0.1.0'], 'the others went in')
@@ -188,15 +202,15 @@ t.test('several archives: each on its own, failures reported, exit 1', async (t)
   ])
   t.same(tmpFiles(dataDir), [])
 
-  const versionForMany = await runCli(dataDir, ['publish', '--version', '5.0.0', good1, good2])
+  const versionForMany = await cli(dataDir, ['publish', '--version', '5.0.0', good1, good2])
   assertRefused(t, versionForMany, /--version applies to one archive/, '--version with several archives')
 })
 
 t.test('what gets published is what Composer is served', async (t) => {
   const { app, dataDir } = await buildTestApp(t)
   const work = tempDir(t)
-  await cliJson(dataDir, ['account', 'create', 'alice'])
-  const key = await cliJson(dataDir, ['key', 'create', 'alice', '--name', 'laptop'])
+  await cliOk(dataDir, ['account', 'create', 'alice'])
+  const key = await cliOk(dataDir, ['key', 'create', 'alice', '--name', 'laptop'])
   const headers = basic(key.publicKey, key.privateKey)
   const p2 = async (name: string): Promise<Json[]> => {
     const res = await app.inject({ url: `/p2/${name}.json`, headers })
@@ -207,7 +221,7 @@ t.test('what gets published is what Composer is served', async (t) => {
   t.test('composer.json inside a single top-level folder (GitHub archives)', async (t) => {
     const manifest = { name: 'acme/github', version: '1.2.3', type: 'library', autoload: { 'psr-4': { 'Acme\\GitHub\\': 'src/' } }, extra: { 'branch-alias': { 'dev-main': '1.x-dev' } } }
     const file = await writePackageZip(work, manifest, { prefix: 'acme-github-1a2b3c4', files: { 'src/Client.php': '<?php' } })
-    const [published] = await cliJson(dataDir, ['publish', '--access', 'public', file])
+    const [published] = await cliOk(dataDir, ['publish', '--access', 'public', file])
     t.same(published, { name: 'acme/github', version: '1.2.3', versionNormalized: '1.2.3.0', shasum: createHash('sha1').update(readFileSync(file)).digest('hex') })
     const [v] = await p2('acme/github')
     t.same(v!.autoload, manifest.autoload)
@@ -219,12 +233,12 @@ t.test('what gets published is what Composer is served', async (t) => {
 
   t.test('--version overrides or supplies the version', async (t) => {
     const noVersion = await writePackageZip(work, { name: 'acme/override', description: 'no version inside' })
-    const [first] = await cliJson(dataDir, ['publish', '--access', 'public', '--version', '3.1.4', noVersion])
+    const [first] = await cliOk(dataDir, ['publish', '--access', 'public', '--version', '3.1.4', noVersion])
     t.same([first.version, first.versionNormalized], ['3.1.4', '3.1.4.0'])
     const wrongVersion = await writePackageZip(work, { name: 'acme/override', version: '1.0.0' })
-    const [second] = await cliJson(dataDir, ['publish', '--version', '2.4.6-p3', wrongVersion])
+    const [second] = await cliOk(dataDir, ['publish', '--version', '2.4.6-p3', wrongVersion])
     t.same([second.version, second.versionNormalized], ['2.4.6-p3', '2.4.6.0-patch3'])
-    const [branch] = await cliJson(dataDir, ['publish', '--version', 'dev-feature/x', wrongVersion])
+    const [branch] = await cliOk(dataDir, ['publish', '--version', 'dev-feature/x', wrongVersion])
     t.same([branch.version, branch.versionNormalized], ['dev-feature/x', 'dev-feature/x'])
     t.same((await p2('acme/override')).map((v) => v.version), ['3.1.4', '2.4.6-p3'], 'stable versions in <name>.json, not 1.0.0')
     const dev = await app.inject({ url: '/p2/acme/override~dev.json', headers })
@@ -233,23 +247,23 @@ t.test('what gets published is what Composer is served', async (t) => {
 
   t.test('--access decides access for new and existing packages', async (t) => {
     const v1 = await writePackageZip(work, { name: 'acme/gated', version: '1.0.0' })
-    await cliJson(dataDir, ['publish', v1])
+    await cliOk(dataDir, ['publish', v1])
     const listed = async (): Promise<string | undefined> =>
       (await packageList(dataDir)).find((p) => p.name === 'acme/gated')?.access
     t.equal(await listed(), 'restricted', 'restricted by default')
     t.equal((await app.inject({ url: '/p2/acme/gated.json', headers })).statusCode, 404, 'so alice does not see it')
 
     const v2 = await writePackageZip(work, { name: 'acme/gated', version: '1.1.0' })
-    await cliJson(dataDir, ['publish', '--access', 'public', v2])
+    await cliOk(dataDir, ['publish', '--access', 'public', v2])
     t.equal(await listed(), 'public', '--access on an existing package changes it')
     t.same((await p2('acme/gated')).map((v) => v.version), ['1.1.0', '1.0.0'])
 
-    await cliJson(dataDir, ['publish', '--access', 'restricted', v1])
+    await cliOk(dataDir, ['publish', '--access', 'restricted', v1])
     t.equal(await listed(), 'restricted', 'even when the archive itself is already published')
     t.equal((await app.inject({ url: '/p2/acme/gated.json', headers })).statusCode, 404)
 
     const v3 = await writePackageZip(work, { name: 'acme/gated', version: '1.2.0' })
-    await cliJson(dataDir, ['publish', v3])
+    await cliOk(dataDir, ['publish', v3])
     t.equal(await listed(), 'restricted', 'no --access leaves an existing package alone')
   })
   t.same(tmpFiles(dataDir), [])
@@ -259,7 +273,7 @@ t.test('archives are stored content-addressed', async (t) => {
   const dataDir = tempDir(t)
   const work = tempDir(t)
   const file = await writePackageZip(work, { name: 'acme/stored', version: '1.0.0' })
-  await cliJson(dataDir, ['publish', file])
+  await cliOk(dataDir, ['publish', file])
   const sha256 = createHash('sha256').update(readFileSync(file)).digest('hex')
   const stored = path.join(dataDir, 'archives', sha256.slice(0, 2), `${sha256}.zip`)
   t.equal(statSync(stored).size, statSync(file).size)

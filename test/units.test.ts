@@ -1,0 +1,319 @@
+import t from 'tap'
+import Database from 'better-sqlite3'
+import { mkdirSync, writeFileSync } from 'node:fs'
+import path from 'node:path'
+import { tempDir } from './helpers/harness.js'
+import { buildPackageMetadata, minify, versionDocument, withBaseUrl, BASE_URL_TOKEN } from '../src/composer/metadata.js'
+import { ConfigError, loadConfig } from '../src/config.js'
+import { generateKey, generateMageId, hashPassword, hashSecret, KEY_PATTERN, secretMatches, verifyPassword } from '../src/services/secrets.js'
+import { migrate, openDatabase } from '../src/db/database.js'
+
+type Json = Record<string, unknown>
+
+/** The Composer client's expansion of a composer/2.0 list (COMPOSER-PROTOCOL.md §2.3). */
+function expand (list: Json[]): Json[] {
+  const out: Json[] = []
+  let previous: Json | undefined
+  for (const item of list) {
+    const next: Json = previous === undefined ? {} : { ...previous }
+    for (const [key, value] of Object.entries(item)) {
+      if (value === '__unset') delete next[key]
+      else next[key] = value
+    }
+    out.push(next)
+    previous = next
+  }
+  return out
+}
+
+t.test('minify()', async (t) => {
+  t.test('the example of COMPOSER-PROTOCOL.md §2.3, byte for byte', async (t) => {
+    const expanded: Json[] = [
+      {
+        name: 'acme/widget',
+        version: '2.1.0-p1',
+        version_normalized: '2.1.0.0-patch1',
+        type: 'library',
+        require: { php: '>=8.1' },
+        dist: { type: 'zip', url: 'https://repo.example.test/archives/acme/widget/acme-widget-2.1.0.0-patch1.zip', reference: null, shasum: '1111111111111111111111111111111111111111' },
+        autoload: { 'psr-4': { 'Acme\\Widget\\': '' } },
+        time: '2030-03-01T10:00:00+00:00',
+        extra: { 'magento-force': 'override' }
+      },
+      {
+        name: 'acme/widget',
+        version: '2.1.0',
+        version_normalized: '2.1.0.0',
+        type: 'library',
+        require: { php: '>=8.1' },
+        dist: { type: 'zip', url: 'https://repo.example.test/archives/acme/widget/acme-widget-2.1.0.0.zip', reference: null, shasum: '2222222222222222222222222222222222222222' },
+        autoload: { 'psr-4': { 'Acme\\Widget\\': '' } },
+        time: '2030-02-01T10:00:00+00:00'
+      }
+    ]
+    const expected = [
+      expanded[0],
+      {
+        version: '2.1.0',
+        version_normalized: '2.1.0.0',
+        dist: { type: 'zip', url: 'https://repo.example.test/archives/acme/widget/acme-widget-2.1.0.0.zip', reference: null, shasum: '2222222222222222222222222222222222222222' },
+        time: '2030-02-01T10:00:00+00:00',
+        extra: '__unset'
+      }
+    ]
+    const input = structuredClone(expanded)
+    const minified = minify(input)
+    t.equal(JSON.stringify(minified), JSON.stringify(expected), 'same keys, values and order')
+    t.same(input, expanded, 'the input is not modified')
+    t.same(expand(minified), expanded, 'Composer expands it back')
+  })
+
+  t.test('shallow: a changed nested object is emitted whole', async (t) => {
+    const a = { name: 'acme/x', version: '2.0.0', require: { php: '>=8.1', 'acme/y': '^1.0' }, autoload: { 'psr-4': { 'X\\': 'src/' } } }
+    const b = { name: 'acme/x', version: '1.0.0', require: { php: '>=8.1', 'acme/y': '^2.0' }, autoload: { 'psr-4': { 'X\\': 'src/' } } }
+    const [, diff] = minify([a, b])
+    t.same(diff, { version: '1.0.0', require: { php: '>=8.1', 'acme/y': '^2.0' } })
+  })
+
+  t.test('keys added back after an "__unset" come back whole, and the first entry is complete', async (t) => {
+    const versions: Json[] = [
+      { name: 'acme/x', version: '4.0.0', extra: { a: 1 }, bin: ['bin/x'] },
+      { name: 'acme/x', version: '3.0.0' },
+      { name: 'acme/x', version: '2.0.0', extra: { a: 1 } },
+      { name: 'acme/x', version: '1.0.0', extra: { a: 1 }, bin: ['bin/x'], type: 'library' }
+    ]
+    const minified = minify(versions)
+    t.same(minified, [
+      versions[0],
+      { version: '3.0.0', extra: '__unset', bin: '__unset' },
+      { version: '2.0.0', extra: { a: 1 } },
+      { version: '1.0.0', bin: ['bin/x'], type: 'library' }
+    ])
+    t.same(expand(minified), versions)
+  })
+
+  t.test('round trip over generated versions', async (t) => {
+    const pick = <T>(list: T[], i: number): T => list[i % list.length]!
+    const versions: Json[] = []
+    for (let i = 0; i < 50; i++) {
+      const v: Json = { name: 'acme/gen', version: `1.${50 - i}.0` }
+      if (i % 3 !== 0) v.require = { php: pick(['>=8.1', '>=8.2', '^8.3'], i) }
+      if (i % 4 === 1) v.extra = { n: i % 2 }
+      if (i % 5 === 2) v.bin = ['bin/gen']
+      v.dist = { type: 'zip', url: `https://x.test/${i}.zip`, reference: null, shasum: String(i).padStart(40, '0') }
+      versions.push(v)
+    }
+    const minified = minify(versions)
+    t.same(expand(minified), versions)
+    t.ok(JSON.stringify(minified).length < JSON.stringify(versions).length, 'smaller than the expanded list')
+    t.same(minify([]), [])
+  })
+
+  t.test('stored documents: no top-level null, base URL filled in as valid JSON', async (t) => {
+    const doc = versionDocument({
+      name: 'acme/x',
+      version: '1.0.0',
+      versionNormalized: '1.0.0.0',
+      distFile: 'acme-x-1.0.0.0.zip',
+      shasum: 'a'.repeat(40),
+      manifest: { description: null, type: 'library', abandoned: null } as unknown as Json,
+      releasedAt: '2030-01-01T00:00:00.000Z'
+    })
+    t.notOk('description' in doc)
+    t.notOk('abandoned' in doc)
+    t.equal(doc.type, 'library')
+    const built = buildPackageMetadata('acme/x', [
+      { name: 'acme/x', version: '1.0.0', versionNormalized: '1.0.0.0', distFile: 'a.zip', shasum: 'a'.repeat(40), manifest: {}, releasedAt: '2030-01-01T00:00:00.000Z' },
+      { name: 'acme/x', version: 'dev-main', versionNormalized: 'dev-main', distFile: 'b.zip', shasum: 'b'.repeat(40), manifest: {}, releasedAt: '2030-01-01T00:00:00.000Z' }
+    ])
+    t.ok(built.stable!.includes(BASE_URL_TOKEN))
+    const served = JSON.parse(withBaseUrl(built.stable!, 'https://h.test/a"b\\c')) as { minified: string, packages: Record<string, Json[]> }
+    t.equal(served.minified, 'composer/2.0')
+    t.equal((served.packages['acme/x']![0]!.dist as Json).url, 'https://h.test/a"b\\c/archives/acme/x/a.zip')
+    t.same(buildPackageMetadata('acme/x', []), { stable: null, dev: null })
+  })
+})
+
+t.test('loadConfig()', async (t) => {
+  t.test('defaults', async (t) => {
+    const c = loadConfig({}, {}, '/srv/app')
+    // t.has: settings added later by other features must not break this test.
+    t.has(c, {
+      dataDir: '/srv/app/storage',
+      dbPath: '/srv/app/storage/packyard.sqlite',
+      archiveDir: '/srv/app/storage/archives',
+      host: '0.0.0.0',
+      port: 8080,
+      publicUrl: undefined,
+      trustProxy: false,
+      logLevel: 'info',
+      realm: 'Packyard',
+      lastUsedFlushMs: 30000
+    })
+    t.equal(c.publicUrl, undefined, 'no public URL: derived from each request')
+    t.ok(Object.isFrozen(c), 'frozen')
+  })
+
+  t.test('environment, and explicit values over the environment', async (t) => {
+    const env = {
+      PACKYARD_DATA_DIR: 'data',
+      PACKYARD_HOST: '127.0.0.1',
+      PACKYARD_PORT: '9000',
+      PACKYARD_PUBLIC_URL: 'https://packages.example.test/repo/',
+      PACKYARD_TRUST_PROXY: 'yes',
+      PACKYARD_LOG_LEVEL: 'warn',
+      PACKYARD_REALM: 'Acme packages',
+      PACKYARD_LAST_USED_FLUSH_MS: '0'
+    }
+    const c = loadConfig(env, {}, '/srv/app')
+    t.equal(c.dataDir, '/srv/app/data', 'relative paths resolve against cwd')
+    t.equal(c.host, '127.0.0.1')
+    t.equal(c.port, 9000)
+    t.equal(c.publicUrl, 'https://packages.example.test/repo', 'trailing slash removed')
+    t.equal(c.trustProxy, true)
+    t.equal(c.logLevel, 'warn')
+    t.equal(c.realm, 'Acme packages')
+    t.equal(c.lastUsedFlushMs, 0)
+    const o = loadConfig(env, { dataDir: '/abs/dir', port: 0, trustProxy: false, host: '::1' }, '/srv/app')
+    t.equal(o.dataDir, '/abs/dir')
+    t.equal(o.port, 0)
+    t.equal(o.trustProxy, false)
+    t.equal(o.host, '::1')
+    t.equal(loadConfig({ PACKYARD_PORT: '' }).port, 8080, 'an empty variable counts as unset')
+  })
+
+  t.test('invalid values are refused with a message naming the setting', async (t) => {
+    const bad: Array<[Record<string, string>, RegExp]> = [
+      [{ PACKYARD_PORT: 'http' }, /invalid port "http"/],
+      [{ PACKYARD_PORT: '65536' }, /invalid port/],
+      [{ PACKYARD_PORT: '-1' }, /invalid port/],
+      [{ PACKYARD_PORT: '80.5' }, /invalid port/],
+      [{ PACKYARD_LOG_LEVEL: 'verbose' }, /invalid log level "verbose"/],
+      [{ PACKYARD_TRUST_PROXY: 'maybe' }, /invalid PACKYARD_TRUST_PROXY "maybe"/],
+      [{ PACKYARD_PUBLIC_URL: 'packages.example.test' }, /invalid PACKYARD_PUBLIC_URL/],
+      [{ PACKYARD_PUBLIC_URL: 'ftp://packages.example.test' }, /use http or https/],
+      [{ PACKYARD_PUBLIC_URL: 'https://u:p@packages.example.test' }, /no query, fragment or credentials/],
+      [{ PACKYARD_PUBLIC_URL: 'https://packages.example.test/?x=1' }, /no query, fragment or credentials/],
+      [{ PACKYARD_PUBLIC_URL: 'https://packages.example.test/#top' }, /no query, fragment or credentials/],
+      [{ PACKYARD_LAST_USED_FLUSH_MS: '-5' }, /PACKYARD_LAST_USED_FLUSH_MS/],
+      [{ PACKYARD_LAST_USED_FLUSH_MS: 'soon' }, /PACKYARD_LAST_USED_FLUSH_MS/]
+    ]
+    for (const [env, message] of bad) {
+      t.throws(() => loadConfig(env), { name: 'ConfigError', message }, JSON.stringify(env))
+      try { loadConfig(env) } catch (err) { t.ok(err instanceof ConfigError) }
+    }
+    t.throws(() => loadConfig({}, { port: 'x' }), ConfigError, 'explicit values are validated too')
+  })
+})
+
+t.test('secrets', async (t) => {
+  t.test('generateKey: 32 lowercase hex characters, unique', async (t) => {
+    const keys = new Set<string>()
+    let wellFormed = 0
+    for (let i = 0; i < 1000; i++) {
+      const k = generateKey()
+      if (/^[0-9a-f]{32}$/.test(k) && KEY_PATTERN.test(k)) wellFormed++
+      keys.add(k)
+    }
+    t.equal(wellFormed, 1000)
+    t.equal(keys.size, 1000, 'no repeats over 1000 draws')
+    t.notOk(KEY_PATTERN.test('0123456789ABCDEF0123456789ABCDEF'), 'upper case is not a key')
+    t.notOk(KEY_PATTERN.test('0123456789abcdef0123456789abcde'), '31 characters is not a key')
+    t.notOk(KEY_PATTERN.test('0123456789abcdef0123456789abcdef\n'), 'a trailing newline is not a key')
+  })
+
+  t.test('hashSecret / secretMatches', async (t) => {
+    const secret = generateKey()
+    const stored = hashSecret(secret)
+    t.ok(Buffer.isBuffer(stored))
+    t.equal(stored.length, 32, 'SHA-256')
+    t.not(stored.toString('hex'), secret, 'not stored in plain text')
+    t.ok(hashSecret(secret).equals(stored), 'deterministic')
+    t.equal(secretMatches(secret, stored), true)
+    t.equal(secretMatches(generateKey(), stored), false)
+    t.equal(secretMatches(secret.toUpperCase(), stored), false, 'case matters')
+    t.equal(secretMatches(secret.slice(0, 31), stored), false, 'a shorter secret is compared, not thrown on')
+    t.equal(secretMatches(secret + 'x'.repeat(8000), stored), false, 'a much longer one too')
+    t.equal(secretMatches('', stored), false)
+    t.equal(secretMatches(secret, Buffer.alloc(0)), false, 'a stored hash of another length does not throw')
+    t.equal(secretMatches(secret, Buffer.alloc(16)), false)
+    t.equal(secretMatches(secret, stored.subarray(0, 31)), false)
+  })
+
+  t.test('generateMageId and passwords', async (t) => {
+    for (let i = 0; i < 50; i++) t.match(generateMageId(), /^MAG\d{9}$/)
+    const hash = await hashPassword('correct horse battery')
+    t.match(hash, /^scrypt\$\d+\$\d+\$\d+\$[A-Za-z0-9+/=]+\$[A-Za-z0-9+/=]+$/)
+    t.notMatch(hash, /correct horse/)
+    t.equal(await verifyPassword('correct horse battery', hash), true)
+    t.equal(await verifyPassword('correct horse batterY', hash), false)
+    t.equal(await verifyPassword('anything', null), false, 'no password set')
+    t.equal(await verifyPassword('anything', 'garbage'), false)
+    t.not(await hashPassword('correct horse battery'), hash, 'salted')
+  })
+})
+
+t.test('migrate()', async (t) => {
+  const tables = (db: Database.Database): unknown[] =>
+    db.prepare("SELECT type, name, sql FROM sqlite_master WHERE name NOT LIKE 'sqlite_%' ORDER BY type, name").all()
+
+  t.test('a fresh database gets every migration; running again is a no-op', async (t) => {
+    const file = path.join(tempDir(t), 'p.sqlite')
+    const db = openDatabase(file)
+    t.teardown(() => db.close())
+    const version = db.pragma('user_version', { simple: true })
+    t.ok(typeof version === 'number' && version >= 1, `schema version ${String(version)}`)
+    const names = (tables(db) as Array<{ name: string }>).map((r) => r.name)
+    for (const table of ['accounts', 'access_keys', 'packages', 'versions', 'grants']) t.ok(names.includes(table), `table ${table}`)
+    t.equal(db.pragma('journal_mode', { simple: true }), 'wal')
+    t.equal(db.pragma('foreign_keys', { simple: true }), 1)
+    t.ok((db.pragma('busy_timeout', { simple: true }) as number) > 0)
+
+    db.prepare("INSERT INTO accounts (username, mage_id, created_at) VALUES ('alice', 'MAG000000001', '2030-01-01')").run()
+    const schema = tables(db)
+    t.equal(migrate(db), version, 'same version')
+    t.equal(migrate(db), version)
+    t.same(tables(db), schema, 'schema unchanged')
+    t.equal((db.prepare('SELECT count(*) AS n FROM accounts').get() as { n: number }).n, 1, 'data kept')
+
+    db.close()
+    const again = openDatabase(file)
+    t.teardown(() => { if (again.open) again.close() })
+    t.same(tables(again), schema, 'reopening migrates nothing')
+    again.close()
+  })
+
+  t.test('a database from a newer release is refused, untouched', async (t) => {
+    const file = path.join(tempDir(t), 'p.sqlite')
+    const db = openDatabase(file)
+    const schema = tables(db)
+    db.pragma('user_version = 999')
+    t.throws(() => migrate(db), { message: /schema version 999 is newer/ })
+    t.equal(db.pragma('user_version', { simple: true }), 999)
+    t.same(tables(db), schema)
+    db.close()
+    t.throws(() => openDatabase(file), { message: /newer than this release knows/ }, 'openDatabase refuses it too')
+  })
+
+  t.test('only newer migrations run, each in a transaction with its version bump', async (t) => {
+    const dir = tempDir(t)
+    const migrations = path.join(dir, 'migrations')
+    mkdirSync(migrations)
+    writeFileSync(path.join(migrations, '001-one.sql'), 'CREATE TABLE one (id INTEGER PRIMARY KEY) STRICT;')
+    writeFileSync(path.join(migrations, 'README.md'), 'not a migration')
+    const db = new Database(path.join(dir, 'm.sqlite'))
+    t.teardown(() => db.close())
+    t.equal(migrate(db, migrations), 1)
+    writeFileSync(path.join(migrations, '002-two.sql'), 'CREATE TABLE two (id INTEGER PRIMARY KEY) STRICT; INSERT INTO one (id) VALUES (1);')
+    t.equal(migrate(db, migrations), 2)
+    t.equal((db.prepare('SELECT count(*) AS n FROM one').get() as { n: number }).n, 1, '002 ran once')
+    t.equal(migrate(db, migrations), 2)
+    t.equal((db.prepare('SELECT count(*) AS n FROM one').get() as { n: number }).n, 1, 'and not again')
+
+    writeFileSync(path.join(migrations, '003-broken.sql'), 'CREATE TABLE three (id INTEGER PRIMARY KEY) STRICT; INSERT INTO nowhere VALUES (1);')
+    t.throws(() => migrate(db, migrations), /no such table: nowhere/)
+    t.equal(db.pragma('user_version', { simple: true }), 2, 'version not bumped')
+    const names = (tables(db) as Array<{ name: string }>).map((r) => r.name)
+    t.notOk(names.includes('three'), 'the failed migration left nothing behind')
+  })
+})
