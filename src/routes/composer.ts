@@ -30,8 +30,8 @@ export const AUTH_MESSAGES: Record<Exclude<AuthResult, { ok: true }>['reason'] |
  * Sends a JSON document as exactly `application/json`. A Buffer, because Fastify appends
  * `; charset=utf-8` to a JSON type for string payloads (COMPOSER-PROTOCOL.md §4.6, trap 11).
  */
-function sendJson (reply: FastifyReply, body: string): FastifyReply {
-  return reply.header('content-type', 'application/json').send(Buffer.from(body))
+function sendJson (reply: FastifyReply, body: string | Buffer): FastifyReply {
+  return reply.header('content-type', 'application/json').send(typeof body === 'string' ? Buffer.from(body) : body)
 }
 
 function notFound (what: string) {

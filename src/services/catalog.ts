@@ -78,7 +78,7 @@ function parseComposerJson (file: string, raw: string, versionOverride: string |
  */
 export function createCatalogService (deps: { db: Db, packages: PackagesRepository, store: ArchiveStore }) {
   const { db, packages, store } = deps
-  const served = new Map<string, { updatedAt: number, doc: string | null, byBase: Map<string, string> }>()
+  const served = new Map<string, { updatedAt: number, doc: string | null, byBase: Map<string, Buffer> }>()
   const visible = new Map<number, { revision: number, names: string[] }>()
 
   function nextUpdatedAt (previous: number): number {
@@ -217,7 +217,7 @@ export function createCatalogService (deps: { db: Db, packages: PackagesReposito
       return names
     },
     /** The p2 document for an account, or undefined when it does not exist or is not visible (both answer 404). */
-    metadata (accountId: number, name: string, dev: boolean, baseUrl: string): { body: string, updatedAt: number } | undefined {
+    metadata (accountId: number, name: string, dev: boolean, baseUrl: string): { body: Buffer, updatedAt: number } | undefined {
       const pkg = packages.findByName(name)
       if (pkg === undefined || !packages.isVisible(pkg, accountId)) return undefined
       const cacheKey = `${pkg.id}:${dev ? 'dev' : 'stable'}`
@@ -232,7 +232,8 @@ export function createCatalogService (deps: { db: Db, packages: PackagesReposito
       if (entry.doc === null) return undefined
       let body = entry.byBase.get(baseUrl)
       if (body === undefined) {
-        body = withBaseUrl(entry.doc, baseUrl)
+        // Kept as bytes: the hot path then sends them without another copy.
+        body = Buffer.from(withBaseUrl(entry.doc, baseUrl))
         if (entry.byBase.size < 16) entry.byBase.set(baseUrl, body)
       }
       return { body, updatedAt: entry.updatedAt }
