@@ -1,4 +1,4 @@
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { existsSync, readFileSync } from 'node:fs'
 import path from 'node:path'
 import { spawnSync } from 'node:child_process'
@@ -22,7 +22,7 @@ async function api (app: FastifyInstance, method: 'GET' | 'POST' | 'PATCH' | 'DE
   return { status: res.statusCode, headers: res.headers, body: res.body, json: (): Json => JSON.parse(res.body) }
 }
 
-async function withAccounts (t: Parameters<Parameters<typeof t.test>[1]>[0], overrides = {}) {
+async function withAccounts (t: Test, overrides = {}) {
   const built = await buildTestApp(t, overrides)
   await built.app.ctx.accounts.create({ username: 'alice', password: PASSWORD })
   await built.app.ctx.accounts.create({ username: 'bob', password: PASSWORD })

@@ -240,7 +240,7 @@ t.test('failed logins are throttled with 429 and Retry-After; the owner elsewher
     const res = await attacker.submit('/account/login', '/account/login', { username: 'alice', password: `guess ${i}` })
     t.equal(res.statusCode, 401, `failure ${i}`)
   }
-  const throttled = await attacker.submit('/account/login', '/account/login', { username: 'alice', password: `guess 6` })
+  const throttled = await attacker.submit('/account/login', '/account/login', { username: 'alice', password: 'guess 6' })
   t.equal(throttled.statusCode, 429)
   const retryAfter = Number(throttled.headers['retry-after'])
   t.ok(retryAfter >= 25 && retryAfter <= 60, `Retry-After ${retryAfter}`)
@@ -522,4 +522,48 @@ t.test('web errors are HTML pages; assets are served; logged-out pages redirect 
   t.equal((await app.inject({ url: '/account' })).headers.location, '/account/login')
   const apiMissing = await app.inject({ url: '/api/v1/nope' })
   t.match(apiMissing.headers['content-type'], /^application\/json/, 'outside /account errors stay JSON')
+})
+
+t.test('config: registration and key reveal settings', async (t) => {
+  t.equal(loadConfig({}).registrationOpen, true, 'open by default')
+  t.equal(loadConfig({ PACKYARD_REGISTRATION: 'closed' }).registrationOpen, false)
+  t.equal(loadConfig({ PACKYARD_REGISTRATION: 'open' }).registrationOpen, true)
+  t.throws(() => loadConfig({ PACKYARD_REGISTRATION: 'maybe' }), /PACKYARD_REGISTRATION/)
+  const off = loadConfig({})
+  t.equal(off.keyRevealKey, undefined, 'reveal is off by default')
+  t.equal(off.keyRevealKeyFile, undefined)
+  t.equal(loadConfig({ PACKYARD_KEY_REVEAL_KEY: REVEAL_KEY }).keyRevealKey, REVEAL_KEY)
+  t.equal(loadConfig({ PACKYARD_KEY_REVEAL_KEY_FILE: 'secrets/reveal.key' }, {}, '/srv/packyard').keyRevealKeyFile, '/srv/packyard/secrets/reveal.key')
+})
+
+t.test('behind a proxy under a path prefix, links and the cookie path carry the prefix', async (t) => {
+  const { app } = await buildTestApp(t, { publicUrl: 'https://packages.example.com/repo' })
+  const b = browser(app)
+  const form = await b.get('/account/register')
+  t.match(form.body, /action="\/repo\/account\/register"/)
+  t.match(form.body, /href="\/repo\/account\/assets\/style\.css/)
+  const res = await b.post('/account/register', { _csrf: csrfOf(form.body), username: 'alice', password: PASSWORD, password2: PASSWORD })
+  t.equal(res.headers.location, '/repo/account/keys')
+  const cookie = ([] as string[]).concat(res.headers['set-cookie'] ?? []).find((c) => c.startsWith('packyard_session='))
+  t.match(cookie, /; Path=\/repo\/account/)
+  const created = await b.submit('/account/keys', '/account/keys', { name: 'laptop' })
+  t.match(textOf(created.body), /"packages\.example\.com": \{/, 'auth.json names the public host')
+})
+
+t.test('registration is rate-limited per address', async (t) => {
+  const { app } = await buildTestApp(t)
+  const b = browser(app, { remoteAddress: '192.0.2.50' })
+  const csrf = csrfOf((await b.get('/account/register')).body)
+  for (let i = 0; i < 10; i++) {
+    const res = await b.post('/account/register', { _csrf: csrf, username: `user${i}`, password: PASSWORD, password2: 'different password' })
+    t.equal(res.statusCode, 400)
+  }
+  const limited = await b.post('/account/register', { _csrf: csrf, username: 'user10', password: PASSWORD, password2: PASSWORD })
+  t.equal(limited.statusCode, 429)
+  t.match(limited.headers['retry-after'], /^\d+$/)
+  t.match(limited.headers['content-type'], /^text\/html/)
+  t.match(textOf(limited.body), /Too many attempts/)
+  t.equal(app.ctx.accounts.list().length, 0)
+  const other = browser(app, { remoteAddress: '192.0.2.51' })
+  t.equal((await other.submit('/account/register', '/account/register', { username: 'carol', password: PASSWORD, password2: PASSWORD })).statusCode, 303)
 })

@@ -1,10 +1,10 @@
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { createHash, randomBytes } from 'node:crypto'
 import { existsSync, readFileSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { spawnSync } from 'node:child_process'
 import type { FastifyInstance } from 'fastify'
-import { basic, buildTestApp, cliJson, runCli, startServer, tempDir, ROOT } from './helpers/harness.js'
+import { basic, cliJson, runCli, startServer, tempDir, ROOT } from './helpers/harness.js'
 import { requireTools } from './helpers/tools.js'
 import { parseRange } from '../src/routes/downloads.js'
 import { versionMatcher } from '../src/services/downloads.js'
@@ -17,7 +17,7 @@ interface Cred { mageId: string, token: string }
  * A data directory set up with the CLI: alice (granted ee-full), bob (no grants), a file with
  * no edition, a public ce-full file, and two restricted ee-full files.
  */
-async function seed (t: Parameters<Parameters<typeof t.test>[1]>[0]) {
+async function seed (t: Test) {
   const dataDir = tempDir(t)
   const work = tempDir(t)
   const files = {

@@ -71,8 +71,12 @@ export default async function accountPages (app: FastifyInstance, opts: AccountP
     ({ path: cookiePath, httpOnly: true, sameSite: 'lax', secure: request.protocol === 'https' }) as const
 
   app.addHook('onRequest', async (request) => {
+    // Static assets need no session (and no database read).
+    if (request.url.startsWith('/account/assets/')) return
     sessionOf.set(request, sessions.resolve(request.cookies[SESSION_COOKIE]) ?? null)
   })
+
+  const current = (request: FastifyRequest): Session | null => sessionOf.get(request) ?? null
 
   /** The anonymous form secret, set as a cookie on first need. */
   function formSecret (request: FastifyRequest, reply: FastifyReply): string {
@@ -87,9 +91,9 @@ export default async function accountPages (app: FastifyInstance, opts: AccountP
   // which have no session yet, fall back to the anonymous form cookie.
   app.addHook('preHandler', async (request) => {
     if (request.method !== 'POST') return
-    const session = sessionOf.get(request)
+    const session = current(request)
     const anonymousForm = (request.routeOptions.config as { anonymousForm?: boolean }).anonymousForm === true
-    const secret = session !== null && session !== undefined && !anonymousForm ? session.secret : request.cookies[FORM_COOKIE]
+    const secret = session !== null && !anonymousForm ? session.secret : request.cookies[FORM_COOKIE]
     if (!isCookieSecret(secret) || !csrfMatches(secret, (request.body as Body)?._csrf)) {
       request.log.info({ url: request.url }, 'form rejected: missing or wrong form token')
       throw errors.forbidden(CSRF_MESSAGE)
@@ -106,7 +110,7 @@ export default async function accountPages (app: FastifyInstance, opts: AccountP
   })
 
   function pageContext (request: FastifyRequest, reply: FastifyReply): pages.PageContext {
-    const session = sessionOf.get(request) ?? null
+    const session = current(request)
     const account = session === null ? undefined : accounts.findById(session.accountId)
     return {
       base,
@@ -156,12 +160,12 @@ export default async function accountPages (app: FastifyInstance, opts: AccountP
     return reply.type(asset.type).send(asset.body)
   })
 
-  app.get('/', async (request, reply) => reply.redirect(`${base}/account/${sessionOf.get(request) === null ? 'login' : 'keys'}`, 303))
+  app.get('/', async (request, reply) => reply.redirect(`${base}/account/${current(request) === null ? 'login' : 'keys'}`, 303))
 
   // --- register, log in, log out ------------------------------------------------------------
 
   app.get('/register', async (request, reply) => {
-    if (sessionOf.get(request) !== null) return reply.redirect(`${base}/account/keys`, 303)
+    if (current(request) !== null) return reply.redirect(`${base}/account/keys`, 303)
     const status = config.registrationOpen ? 200 : 403
     return send(reply, pages.registerPage(pageContext(request, reply), { minPassword: MIN_PASSWORD_LENGTH }), status)
   })
@@ -201,7 +205,7 @@ export default async function accountPages (app: FastifyInstance, opts: AccountP
     typeof value === 'string' && NEXT_PATH.test(value) && !value.startsWith('/account/login') ? value : undefined
 
   app.get<{ Querystring: { next?: string, loggedOut?: string } }>('/login', async (request, reply) => {
-    if (sessionOf.get(request) !== null) return reply.redirect(`${base}/account/keys`, 303)
+    if (current(request) !== null) return reply.redirect(`${base}/account/keys`, 303)
     const ctx = pageContext(request, reply)
     if (request.query.loggedOut !== undefined) ctx.flash = { kind: 'success', text: 'You have logged out.' }
     return send(reply, pages.loginPage(ctx, { next: nextOf(request.query.next) }))
@@ -232,8 +236,8 @@ export default async function accountPages (app: FastifyInstance, opts: AccountP
   })
 
   app.post('/logout', async (request, reply) => {
-    const session = sessionOf.get(request)
-    if (session !== null && session !== undefined) sessions.destroy(session)
+    const session = current(request)
+    if (session !== null) sessions.destroy(session)
     reply.clearCookie(SESSION_COOKIE, { path: cookiePath })
     return reply.redirect(`${base}/account/login?loggedOut=1`, 303)
   })
@@ -242,12 +246,12 @@ export default async function accountPages (app: FastifyInstance, opts: AccountP
 
   await app.register(async (authed) => {
     authed.addHook('preHandler', async (request, reply) => {
-      if (sessionOf.get(request) !== null) return
+      if (current(request) !== null) return
       const next = request.method === 'GET' ? nextOf(request.url.split('?')[0]) : undefined
       return reply.redirect(`${base}/account/login${next === undefined ? '' : `?next=${encodeURIComponent(next)}`}`, 303)
     })
 
-    const sessionFor = (request: FastifyRequest): Session => sessionOf.get(request)!
+    const sessionFor = (request: FastifyRequest): Session => current(request)!
     const flashAndBack = (request: FastifyRequest, reply: FastifyReply, flash: Flash) => {
       sessions.setFlash(sessionFor(request), flash)
       return reply.redirect(`${base}/account/keys`, 303)

@@ -33,7 +33,8 @@ export function createLoginThrottle (options: LoginThrottleOptions = {}) {
   const now = options.now ?? Date.now
   const entries = new Map<string, Entry>()
 
-  const userKey = (username: string, address: string): string => `u:${username.toLowerCase()}\u0000${address}`
+  // Capped: a username is whatever a client sends, and every key is kept in memory.
+  const userKey = (username: string, address: string): string => `u:${username.toLowerCase().slice(0, 128)}\u0000${address}`
   const addressKey = (address: string): string => `a:${address}`
 
   function prune (t: number): void {

@@ -32,7 +32,7 @@ nav.main a:hover, nav.main .link:hover { color: #fff; }
 nav.main .who { margin-left: auto; color: #b8c6d9; font-size: .9rem; }
 nav.main form { margin: 0; }
 .link { background: none; border: 0; font: inherit; cursor: pointer; padding: 0; }
-main { flex: 1; padding-top: 2rem; padding-bottom: 3rem; }
+main.wrap { flex: 1; padding-top: 2rem; padding-bottom: 3rem; }
 h1 { font-size: 1.6rem; margin: 0 0 .5rem; }
 h2 { font-size: 1.15rem; margin: 0 0 .75rem; }
 h3 { font-size: 1.05rem; margin: 0; overflow-wrap: anywhere; }
@@ -78,7 +78,7 @@ dd { margin: 0; overflow-wrap: anywhere; }
 .secret { display: flex; flex-wrap: wrap; align-items: center; gap: .5rem; }
 .secret code { background: #f1f3f5; border: 1px solid var(--line); border-radius: 6px; padding: .35rem .55rem; overflow-wrap: anywhere; word-break: break-all; }
 dl.pair { display: grid; gap: .75rem; margin: 0 0 1rem; }
-pre { background: #1f2933; color: #e6edf3; padding: .9rem 1rem; border-radius: 6px; overflow-x: auto; margin: .5rem 0; }
+pre { background: #1f2933; color: #e6edf3; padding: .9rem 1rem; border-radius: 6px; overflow-x: auto; margin: .5rem 0; white-space: pre-wrap; overflow-wrap: anywhere; }
 .key-actions { display: flex; flex-wrap: wrap; gap: .5rem; align-items: flex-end; border-top: 1px solid var(--line); padding-top: .9rem; }
 .key-actions .rename { display: flex; gap: .5rem; align-items: flex-end; flex: 1 1 18rem; }
 .key-actions .rename > div { flex: 1; }
@@ -91,7 +91,7 @@ footer { color: var(--muted); font-size: .85rem; padding: 1rem 0 1.5rem; border-
   dl.meta > div:first-child { grid-column: 1 / -1; }
 }
 @media (max-width: 600px) {
-  main { padding-top: 1.25rem; }
+  main.wrap { padding-top: 1.25rem; }
   h1 { font-size: 1.35rem; }
   .panel, .key { padding: 1rem; }
   header.top .wrap { padding-top: .6rem; padding-bottom: .6rem; }

@@ -23,7 +23,7 @@ export interface ToolGate {
 export function requireTools (t: ToolGate, ...names: string[]): boolean {
   const missing = names.filter((n) => !hasTool(n))
   if (missing.length === 0) return true
-  const msg = `required tool(s) missing: ${missing.join(', ')} (install: apt-get install -y php-cli php-zip composer unzip chromium)`
+  const msg = `required tool(s) missing: ${missing.join(', ')} (install: apt-get install -y php-cli php-zip composer unzip curl chromium)`
   if (process.env.CI === 'true') t.fail(msg)
   else t.plan?.(0, msg)
   return false
