@@ -5,6 +5,7 @@ import path from 'node:path'
 import { basic, runCli, BIN, buildTestApp, tempDir, writePackageZip, type CliResult } from './helpers/harness.js'
 import { loadConfig } from '../src/config.js'
 import { createContext } from '../src/context.js'
+import { inParallel } from './helpers/util.js'
 
 /**
  * The real CLI in a child process, without tap's per-process coverage hook (NODE_OPTIONS):
@@ -35,20 +36,6 @@ function assertUserError (t: Test, r: CliResult, code: number, message: RegExp, 
   t.match(r.stderr, /^packyard: [^\n]+\n$/, `${what}: exactly one line on stderr`)
   t.match(r.stderr, message, `${what}: says what is wrong`)
   t.notMatch(r.stderr, /\bat .+:\d+:\d+|Error:|file:\/\//, `${what}: no stack trace`)
-}
-
-/** Maps items with at most `limit` promises in flight, keeping the order. */
-async function inParallel<T, R> (items: T[], fn: (item: T) => Promise<R>, limit = 4): Promise<R[]> {
-  const out: R[] = new Array<R>(items.length)
-  let next = 0
-  const worker = async (): Promise<void> => {
-    while (next < items.length) {
-      const i = next++
-      out[i] = await fn(items[i]!)
-    }
-  }
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker))
-  return out
 }
 
 /** Runs bin/packyard.js with no --data-dir, in `cwd`, with exactly the given PACKYARD_* environment. */

@@ -7,6 +7,7 @@ import type { AddressInfo } from 'node:net'
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify'
 import { basic, buildTestApp, runCli, tempDir, writePackageZip, type TestApp } from './helpers/harness.js'
 import type { ConfigInput } from '../src/config.js'
+import { expand } from './helpers/util.js'
 
 type Json = Record<string, any>
 type Headers = Record<string, string>
@@ -104,22 +105,6 @@ const auth = (p: Pair): Headers => basic(p.publicKey, p.privateKey)
 
 function parse (res: LightMyRequestResponse): Json {
   return JSON.parse(res.body) as Json
-}
-
-/** The Composer client's expansion of a composer/2.0 list (COMPOSER-PROTOCOL.md §2.3). */
-function expand (list: Json[]): Json[] {
-  const out: Json[] = []
-  let previous: Json | undefined
-  for (const item of list) {
-    const next: Json = previous === undefined ? {} : { ...previous }
-    for (const [key, value] of Object.entries(item)) {
-      if (value === '__unset') delete next[key]
-      else next[key] = value
-    }
-    out.push(next)
-    previous = next
-  }
-  return out
 }
 
 function assert401 (t: Tap, res: LightMyRequestResponse, what: string): void {

@@ -6,6 +6,7 @@ import path from 'node:path'
 import { basic, runCli, buildTestApp, makeZip, tempDir, writePackageZip, type CliResult } from './helpers/harness.js'
 import { loadConfig } from '../src/config.js'
 import { createContext, type Context } from '../src/context.js'
+import { inParallel } from './helpers/util.js'
 
 /**
  * The real CLI in a child process, without tap's per-process coverage hook (NODE_OPTIONS):
@@ -50,20 +51,6 @@ function assertRefused (t: Test, r: CliResult, message: RegExp, what: string): v
   t.match(r.stderr, /^packyard: [^\n]+\n$/, `${what}: one line on stderr`)
   t.match(r.stderr, message, `${what}: a clear message`)
   t.notMatch(r.stderr, /\bat .+:\d+:\d+|file:\/\/|SqliteError|unexpected error/, `${what}: no internals`)
-}
-
-/** Maps items with at most `limit` promises in flight, keeping the order. */
-async function inParallel<T, R> (items: T[], fn: (item: T) => Promise<R>, limit = 4): Promise<R[]> {
-  const out: R[] = new Array<R>(items.length)
-  let next = 0
-  const worker = async (): Promise<void> => {
-    while (next < items.length) {
-      const i = next++
-      out[i] = await fn(items[i]!)
-    }
-  }
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker))
-  return out
 }
 
 async function zipFile (dir: string, name: string, files: Record<string, string | Buffer>, prefix?: string): Promise<string> {

@@ -7,24 +7,9 @@ import { buildPackageMetadata, minify, versionDocument, withBaseUrl, BASE_URL_TO
 import { ConfigError, loadConfig } from '../src/config.js'
 import { generateKey, generateMageId, hashPassword, hashSecret, KEY_PATTERN, secretMatches, verifyPassword } from '../src/services/secrets.js'
 import { migrate, openDatabase } from '../src/db/database.js'
+import { expand } from './helpers/util.js'
 
 type Json = Record<string, unknown>
-
-/** The Composer client's expansion of a composer/2.0 list (COMPOSER-PROTOCOL.md §2.3). */
-function expand (list: Json[]): Json[] {
-  const out: Json[] = []
-  let previous: Json | undefined
-  for (const item of list) {
-    const next: Json = previous === undefined ? {} : { ...previous }
-    for (const [key, value] of Object.entries(item)) {
-      if (value === '__unset') delete next[key]
-      else next[key] = value
-    }
-    out.push(next)
-    previous = next
-  }
-  return out
-}
 
 t.test('minify()', async (t) => {
   t.test('the example of COMPOSER-PROTOCOL.md §2.3, byte for byte', async (t) => {
