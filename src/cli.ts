@@ -1,4 +1,6 @@
 import { Command, CommanderError, Option } from 'commander'
+import { readFileSync } from 'node:fs'
+import semver from 'semver'
 import cliProgress from 'cli-progress'
 import { ConfigError, loadConfig, type Config } from './config.js'
 import { createContext, type Context } from './context.js'
@@ -46,6 +48,7 @@ export function buildCli (io: Io = defaultIo): Command {
   const program = new Command('packyard')
   program
     .description('Packyard: a self-hosted, authenticated Composer repository')
+    .version(packageJson.version, '-V, --version-info', 'print the Packyard version')
     .option('--data-dir <dir>', 'data directory (env PACKYARD_DATA_DIR, default ./storage)')
     .option('--json', 'print one JSON document on stdout')
     .showHelpAfterError(false)
@@ -272,8 +275,21 @@ export function buildCli (io: Io = defaultIo): Command {
   return program
 }
 
+const packageJson = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string, engines: { node: string } }
+
+/** A clear message instead of an obscure failure deep in a dependency on an old Node. */
+export function unsupportedNode (version = process.versions.node): string | undefined {
+  const wanted = packageJson.engines.node
+  return semver.satisfies(version, wanted) ? undefined : `Packyard needs Node.js ${wanted}; this is ${version}`
+}
+
 /** Runs the CLI; returns the exit code. User errors are one line on stderr, never a stack trace. */
 export async function main (argv: string[], io: Io = defaultIo): Promise<number> {
+  const nodeProblem = unsupportedNode()
+  if (nodeProblem !== undefined) {
+    io.stderr(`packyard: ${nodeProblem}\n`)
+    return 1
+  }
   const program = buildCli(io)
   try {
     await program.parseAsync(argv, { from: 'user' })

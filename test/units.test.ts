@@ -302,3 +302,11 @@ t.test('migrate()', async (t) => {
     t.notOk(names.includes('three'), 'the failed migration left nothing behind')
   })
 })
+
+t.test('the CLI refuses a Node.js older than package.json engines, with a clear message', async (t) => {
+  const { unsupportedNode } = await import('../src/cli.js')
+  t.equal(unsupportedNode(process.versions.node), undefined, 'this Node is supported')
+  t.match(unsupportedNode('18.19.0'), /^Packyard needs Node\.js >=20\.19; this is 18\.19\.0$/)
+  t.match(unsupportedNode('20.18.3'), /needs Node\.js/)
+  t.equal(unsupportedNode('24.0.0'), undefined)
+})
