@@ -44,11 +44,12 @@ COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
 COPY migrations ./migrations
 COPY bin ./bin
-# `packyard …` on PATH, for `docker exec <container> packyard …`
+# `packyard …` on PATH, for `docker exec <container> packyard …`; /app/backups is where
+# `packyard backup` writes when a volume is mounted there (owned by node, like /app/storage)
 RUN chmod 0755 bin/packyard.js \
  && ln -s /app/bin/packyard.js /usr/local/bin/packyard \
- && mkdir -p /app/storage \
- && chown node:node /app/storage
+ && mkdir -p /app/storage /app/backups \
+ && chown node:node /app/storage /app/backups
 USER node
 # SQLite database and archives; a new named volume inherits the node user's ownership
 VOLUME ["/app/storage"]

@@ -85,6 +85,8 @@ t.test('the Docker image: build, run with a volume, publish, composer install, r
 
   const id = `packyard-ct-${process.pid}-${randomBytes(3).toString('hex')}`
   const volume = `${id}-data`
+  const backups = `${id}-backups`
+  const restored = `${id}-restored`
   let containers: string[] = []
   t.teardown(async () => {
     if (!t.passing()) {
@@ -94,13 +96,13 @@ t.test('the Docker image: build, run with a volume, publish, composer install, r
       }
     }
     for (const c of containers) await run('podman', ['rm', '-f', '-t', '0', c])
-    await run('podman', ['volume', 'rm', '-f', volume])
+    for (const v of [volume, backups, restored]) await run('podman', ['volume', 'rm', '-f', v])
   })
 
-  /** Starts a container of the image on the volume; returns its base URL. */
-  const start = async (name: string): Promise<string> => {
+  /** Starts a container of the image on a data volume, with the backups volume; returns its base URL. */
+  const start = async (name: string, data = volume): Promise<string> => {
     containers.push(name)
-    await must('podman', ['run', '-d', '--name', name, '-p', '127.0.0.1::8080', '-v', `${volume}:/app/storage`, IMAGE])
+    await must('podman', ['run', '-d', '--name', name, '-p', '127.0.0.1::8080', '-v', `${data}:/app/storage`, '-v', `${backups}:/app/backups`, IMAGE])
     const port = /127\.0\.0\.1:(\d+)/.exec((await must('podman', ['port', name, '8080'])).stdout)?.[1]
     if (port === undefined) throw new Error(`no port published for ${name}`)
     const url = `http://127.0.0.1:${port}`
@@ -139,6 +141,8 @@ t.test('the Docker image: build, run with a volume, publish, composer install, r
   await install('first start')
   const metrics = await (await fetch(`${url}/metrics`)).text()
   t.match(metrics, /^packyard_archive_downloads_total\{package="acme\/widget"\} 1$/m, '/metrics counted the download')
+  const backup = await packyard(first, ['backup', '/app/backups/nightly'])
+  t.match(backup, { database: '/app/backups/nightly/packyard.sqlite', packages: 1, versions: 1, archives: 1 }, 'packyard backup into the backups volume')
 
   // 3. restart: the data is still there
   await must('podman', ['restart', first])
@@ -163,6 +167,14 @@ t.test('the Docker image: build, run with a volume, publish, composer install, r
   t.equal(state.ExitCode, 0, 'exit code 0')
   t.ok(stop.ms < 10_000, `stopped in ${stop.ms} ms (SIGKILL would come after 30 s)`)
   t.match((await must('podman', ['logs', second])).stdout, /"msg":"shutdown complete"/, 'the server logged a complete shutdown')
+
+  // 6. restore the backup into a new volume, exactly as the README says, and install from it
+  const cp = await run('podman', ['run', '--rm', '-v', `${restored}:/app/storage`, '-v', `${backups}:/backup:ro`, '--entrypoint', 'cp', IMAGE, '-a', '/backup/nightly/.', '/app/storage/'])
+  t.equal(cp.code, 0, 'README restore: cp -a /backup/<name>/. /app/storage/', { output: cp.stdout + cp.stderr })
+  const third = `${id}-c`
+  url = await start(third, restored)
+  t.same((await packyard(third, ['package', 'list'])).map((p: { name: string }) => p.name), ['acme/widget'], 'the restored volume has the package')
+  await install('restored from the backup')
 })
 
 t.teardown(() => {

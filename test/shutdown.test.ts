@@ -1,6 +1,6 @@
 import t from 'tap'
 import { createHash, randomBytes } from 'node:crypto'
-import { createWriteStream, statSync } from 'node:fs'
+import { createWriteStream, existsSync, statSync } from 'node:fs'
 import http from 'node:http'
 import path from 'node:path'
 import { Readable } from 'node:stream'
@@ -129,6 +129,8 @@ t.test('graceful shutdown', async (t) => {
     t.equal(code, 0, 'exit code 0')
     t.ok(exitedAfter < 3000, `exited ${exitedAfter} ms after the last byte (keep-alive did not hold it up)`)
     t.match(server.log(), /shutdown complete/)
+    // SQLite removes the -wal file when the last connection closes cleanly.
+    t.notOk(existsSync(path.join(dataDir, 'packyard.sqlite-wal')), 'the database was closed')
   })
 
   t.test('SIGINT on an idle server with a kept-alive connection exits 0 at once', async (t) => {
@@ -159,6 +161,7 @@ t.test('graceful shutdown', async (t) => {
     t.ok(took >= 1400 && took < 5000, `exited after ${took} ms (timeout 1500 ms)`)
     t.match(server.log(), /timeout after 1500 ms/)
     t.match(server.log(), /shutdown complete/)
+    t.notOk(existsSync(path.join(dataDir, 'packyard.sqlite-wal')), 'the database was closed all the same')
     download.resume()
     await t.rejects(download.body, 'the stalled client sees the cut')
   })

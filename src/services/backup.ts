@@ -58,6 +58,19 @@ export async function backupDataDir (deps: { db: Db, store: ArchiveStore, dataDi
   await rm(partial, { force: true })
   await rm(`${partial}-journal`, { force: true })
 
+  try {
+    const info = await copyInto(deps, partial, archiveDir)
+    await fsyncPath(partial)
+    await rename(partial, database)
+    await fsyncPath(dir)
+    return { dir, database, ...info, bytes: info.bytes + (await stat(database)).size }
+  } catch (err) {
+    await rm(partial, { force: true })
+    throw err
+  }
+}
+
+async function copyInto (deps: { db: Db, store: ArchiveStore, dataDir: string }, partial: string, archiveDir: string): Promise<Omit<BackupResult, 'dir' | 'database'>> {
   await deps.db.backup(partial, { progress: () => ALL_PAGES })
   const snapshot = new Database(partial)
   let referenced: string[]
@@ -96,10 +109,5 @@ export async function backupDataDir (deps: { db: Db, store: ArchiveStore, dataDi
   if (missing.length > 0) {
     throw errors.conflict(`${missing.length} archive(s) named by the database are missing from ${path.join(deps.dataDir, 'archives')} (first: ${missing[0]}.zip); the data directory itself is damaged`)
   }
-
-  await fsyncPath(partial)
-  await rename(partial, database)
-  await fsyncPath(dir)
-  bytes += (await stat(database)).size
-  return { dir, database, ...info, archives: inBackup.size, copied, bytes }
+  return { ...info, archives: inBackup.size, copied, bytes }
 }
