@@ -14,7 +14,8 @@ import { hasTool, requireTools } from './helpers/tools.js'
 t.setTimeout(45 * 60 * 1000)
 
 const SHARED = path.resolve(ROOT, '..', 'shared', 'container')
-const IMAGE = 'localhost/packyard:test'
+// Overridable so two checkouts can run the container test side by side.
+const IMAGE = process.env.PACKYARD_TEST_IMAGE ?? 'localhost/packyard:test'
 
 interface Run { code: number, stdout: string, stderr: string, ms: number }
 
