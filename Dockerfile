@@ -2,33 +2,47 @@
 # Run:   docker run -d -p 8080:8080 -v packyard-data:/app/storage packyard
 # Admin: docker exec <container> packyard account create alice
 
-# Node.js 22 (LTS), not 24: better-sqlite3 12 (the newest line that still runs on the Node 20
-# this project supports) aborts on Node >= 24.19 when the GC finalizes a statement outside a
-# JavaScript context ("Assertion failed: (env) != nullptr" in RemoveEnvironmentCleanupHook,
-# WiseLibs/better-sqlite3#1515); here `packyard serve` died at start-up on 24.21. Node 24
-# needs better-sqlite3 13, which needs Node >= 22 everywhere.
-ARG NODE_MAJOR=22
+# Node.js 24 (LTS) with better-sqlite3 13, while the project itself (package.json and its lock)
+# stays on better-sqlite3 12 because it supports Node 20 and 13 needs Node >= 22. The split is
+# deliberate: better-sqlite3 12 aborts on Node >= 24.19 when the GC finalizes a statement outside
+# a JavaScript context ("Assertion failed: (env) != nullptr" in RemoveEnvironmentCleanupHook,
+# WiseLibs/better-sqlite3#1515; here `packyard serve` died at start-up on 24.21), and 13, a
+# rewrite on N-API, fixes it. So the build stage pins better-sqlite3 in the image's copy of
+# package.json and lets npm re-resolve the lock for that one package; every other dependency
+# is installed at the version package-lock.json records. Packyard uses no API that changed
+# between 12 and 13. NODE_MAJOR must be 22 or newer for better-sqlite3 13.
+ARG NODE_MAJOR=24
 
-# --- build: compile TypeScript and the better-sqlite3 native addon, then drop dev dependencies
+# --- build: install dependencies, compile TypeScript, then drop dev dependencies
 FROM node:${NODE_MAJOR}-bookworm-slim AS build
-# tini is only fetched here; the runtime stage copies its static binary and needs no apt
+ARG BETTER_SQLITE3_VERSION=13.2.0
+# tini is only fetched here; the runtime stage copies its static binary and needs no apt.
+# No compiler: better-sqlite3 13 ships prebuilt N-API addons for linux x64/arm64 (glibc, musl)
 RUN apt-get update \
- && apt-get install -y --no-install-recommends python3 make g++ tini \
+ && apt-get install -y --no-install-recommends tini \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
 COPY package.json package-lock.json ./
-RUN npm ci --no-audit --no-fund
+RUN npm pkg set "dependencies.better-sqlite3=${BETTER_SQLITE3_VERSION}" \
+ && npm install --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
 RUN npm run build \
  && npm prune --omit=dev --no-audit --no-fund \
  && npm cache clean --force
-# keep only the compiled addon of better-sqlite3, not its sources and object files (~25 MB)
-RUN cd node_modules/better-sqlite3 \
- && mv build/Release/better_sqlite3.node /tmp/ \
- && rm -rf build deps src \
- && mkdir -p build/Release \
- && mv /tmp/better_sqlite3.node build/Release/
+# keep only the prebuilt addon better-sqlite3 loads on this platform, not SQLite's sources or
+# the other platforms' addons (~25 MB); fails the build if there is none, then opens a database
+RUN set -e; cd node_modules/better-sqlite3; \
+    addon=$(node -p "require('./lib/binding.js').getPrebuildPath() || ''"); \
+    if [ -z "$addon" ]; then echo "better-sqlite3 has no prebuilt addon for $(uname -m)" >&2; exit 1; fi; \
+    mv "$addon" /tmp/; \
+    rm -rf build deps src binding.gyp prebuilds; \
+    mkdir prebuilds; \
+    mv "/tmp/$(basename "$addon")" prebuilds/; \
+    cd /app; \
+    node -e "const D = require('better-sqlite3'); const db = new D(':memory:'); \
+      console.log('Node', process.version, 'better-sqlite3', require('better-sqlite3/package.json').version, \
+        'SQLite', db.prepare('select sqlite_version() v').get().v); db.close()"
 
 # --- runtime: Node.js, production dependencies, compiled code and migrations; nothing else
 FROM node:${NODE_MAJOR}-bookworm-slim

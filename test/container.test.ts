@@ -10,7 +10,7 @@ import path from 'node:path'
 import { composerProject, ROOT, tempDir, writePackageZip } from './helpers/harness.js'
 import { hasTool, requireTools } from './helpers/tools.js'
 
-// A first build on a fresh machine (base image, npm ci, better-sqlite3 from source) takes minutes.
+// A first build on a fresh machine (base image, npm install in the build stage) takes minutes.
 t.setTimeout(45 * 60 * 1000)
 
 const SHARED = path.resolve(ROOT, '..', 'shared', 'container')
