@@ -60,6 +60,8 @@ export async function buildApp (config: Config, options: BuildOptions = {}): Pro
       status = 400
       code = 'BAD_REQUEST'
     } else if (status === 401) {
+      // The basic-auth plugin's own error for a missing or malformed header.
+      code = 'UNAUTHORIZED'
       message = AUTH_MESSAGES.missing
     } else if (status >= 500) {
       request.log.error({ err }, 'request failed')
