@@ -310,3 +310,31 @@ t.test('the CLI refuses a Node.js older than package.json engines, with a clear 
   t.match(unsupportedNode('20.18.3'), /needs Node\.js/)
   t.equal(unsupportedNode('24.0.0'), undefined)
 })
+
+t.test('release version filters match like a shell glob, in linear time', async (t) => {
+  const { globMatch, versionMatcher } = await import('../src/services/downloads.js')
+  const m = versionMatcher('2.4.*')
+  t.ok(m('2.4.6-p3'))
+  t.ok(m('2.4.'))
+  t.notOk(m('2.5.0'))
+  t.notOk(m('12.4.1'))
+  t.ok(versionMatcher('*-p3')('2.4.6-P3'), 'case-insensitive')
+  t.ok(versionMatcher('2.*.6*')('2.4.6-p3'))
+  t.notOk(versionMatcher('2.*.7*')('2.4.6-p3'))
+  t.ok(versionMatcher('2.4')('2.4.6'), 'a plain prefix matches its sub-versions')
+  t.notOk(versionMatcher('2.4')('2.45.0'))
+  t.ok(globMatch('a*b*c', 'axxbyyc'))
+  t.notOk(globMatch('a*b*c', 'axxbyy'))
+  t.ok(globMatch('*', ''))
+  t.notOk(globMatch('', 'a'))
+  // A regex built from this pattern took tens of seconds (catastrophic backtracking).
+  const evil = '*'.repeat(200) + 'x'
+  const evil2 = '*.'.repeat(100) + 'x'
+  const long = '2.4.7-beta1.'.repeat(20)
+  const start = process.hrtime.bigint()
+  t.notOk(versionMatcher(evil)(long))
+  t.notOk(versionMatcher(evil2)(long))
+  t.notOk(globMatch(evil2, long))
+  const ms = Number(process.hrtime.bigint() - start) / 1e6
+  t.ok(ms < 1000, `pathological patterns finish quickly (${ms.toFixed(1)} ms)`)
+})

@@ -39,13 +39,38 @@ async function md5Of (file: string): Promise<string> {
   return hash.digest('hex')
 }
 
+/**
+ * Shell-style `*` matching without a regular expression: the classic two-pointer walk that
+ * backtracks only to the last star, so any pattern costs at most O(pattern × text) — a
+ * pattern like `*.*.*.*…x` cannot stall the event loop.
+ */
+export function globMatch (pattern: string, text: string): boolean {
+  let p = 0
+  let t = 0
+  let star = -1
+  let mark = 0
+  while (t < text.length) {
+    if (p < pattern.length && pattern[p] === '*') {
+      star = p++
+      mark = t
+    } else if (p < pattern.length && pattern[p] === text[t]) {
+      p++
+      t++
+    } else if (star !== -1) {
+      p = star + 1
+      t = ++mark
+    } else {
+      return false
+    }
+  }
+  while (p < pattern.length && pattern[p] === '*') p++
+  return p === pattern.length
+}
+
 /** `1.9.*` matches like a shell glob; a plain `2.4` matches 2.4, 2.4.x and 2.4-…; case-insensitive. */
 export function versionMatcher (pattern: string): (version: string) => boolean {
-  const p = pattern.toLowerCase()
-  if (p.includes('*')) {
-    const re = new RegExp(`^${p.split('*').map((s) => s.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('.*')}$`)
-    return (v) => re.test(v.toLowerCase())
-  }
+  const p = pattern.toLowerCase().replace(/\*+/g, '*')
+  if (p.includes('*')) return (v) => globMatch(p, v.toLowerCase())
   return (v) => {
     const lower = v.toLowerCase()
     return lower === p || lower.startsWith(`${p}.`) || lower.startsWith(`${p}-`)
