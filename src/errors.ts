@@ -36,7 +36,9 @@ export const errors = {
   notFound: defineError('NOT_FOUND', 404, (what: string) => `${what} not found`),
   conflict: defineError('CONFLICT', 409, (detail: string) => detail),
   tooManyRequests: defineError('TOO_MANY_REQUESTS', 429, (detail: string) => detail),
-  invalidArgument: defineError('INVALID_ARGUMENT', 400, (detail: string) => detail)
+  invalidArgument: defineError('INVALID_ARGUMENT', 400, (detail: string) => detail),
+  schemaTooNew: defineError('SCHEMA_TOO_NEW', 500, (current: number, known: number) =>
+    `database schema version ${current} is newer than this release knows (${known}); upgrade Packyard instead of downgrading`)
 }
 
 export function isPackyardError (err: unknown): err is PackyardError {

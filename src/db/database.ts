@@ -2,6 +2,7 @@ import Database from 'better-sqlite3'
 import { mkdirSync, readdirSync, readFileSync } from 'node:fs'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { errors } from '../errors.js'
 
 export type Db = Database.Database
 
@@ -28,7 +29,7 @@ export function migrate (db: Db, dir = MIGRATIONS_DIR): number {
   const current = db.pragma('user_version', { simple: true }) as number
   const latest = files.length === 0 ? 0 : Number(files[files.length - 1]!.slice(0, 3))
   if (current > latest) {
-    throw new Error(`database schema version ${current} is newer than this release knows (${latest}); upgrade Packyard instead of downgrading`)
+    throw errors.schemaTooNew(current, latest)
   }
   for (const file of files) {
     const version = Number(file.slice(0, 3))

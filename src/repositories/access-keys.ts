@@ -59,8 +59,9 @@ export function createAccessKeysRepository (db: Db) {
   const setEnabled = db.prepare<[number, number], void>('UPDATE access_keys SET enabled = ? WHERE id = ?')
   const remove = db.prepare<[number], void>('DELETE FROM access_keys WHERE id = ?')
   // Only ever moves forward, so a late flush cannot overwrite a newer time.
-  const touch = db.prepare<[string, number, string], void>(
-    'UPDATE access_keys SET last_used_at = ? WHERE id = ? AND (last_used_at IS NULL OR last_used_at < ?)')
+  // Matching the public key too: a pair regenerated meanwhile (by any process) was not the one used.
+  const touch = db.prepare<[string, number, string, string], void>(
+    'UPDATE access_keys SET last_used_at = ? WHERE id = ? AND public_key = ? AND (last_used_at IS NULL OR last_used_at < ?)')
 
   return {
     insert (accountId: number, name: string, publicKey: string, privateKeyHash: Buffer, privateKeySealed: Buffer | null = null): AccessKey {
@@ -101,8 +102,8 @@ export function createAccessKeysRepository (db: Db) {
     delete (id: number): void {
       remove.run(id)
     },
-    touchMany: db.transaction((entries: Array<[number, string]>) => {
-      for (const [id, at] of entries) touch.run(at, id, at)
+    touchMany: db.transaction((entries: Array<{ id: number, publicKey: string, at: string }>) => {
+      for (const { id, publicKey, at } of entries) touch.run(at, id, publicKey, at)
     })
   }
 }

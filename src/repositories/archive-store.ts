@@ -66,9 +66,6 @@ export function createArchiveStore (root: string) {
     async discard (staged: StagedFile): Promise<void> {
       await unlink(staged.tempPath).catch(() => {})
     },
-    async remove (sha256: string): Promise<void> {
-      await unlink(finalPath(sha256)).catch(() => {})
-    },
     /** The sha256 of every stored archive, sorted (temp files excluded). */
     async list (): Promise<string[]> {
       const digests: string[] = []
@@ -88,3 +85,13 @@ export function createArchiveStore (root: string) {
 }
 
 export type ArchiveStore = ReturnType<typeof createArchiveStore>
+
+/** Stages a source file, turning I/O failures (a directory, a vanished file) into a user error. */
+export async function stageOrExplain (store: ArchiveStore, file: string, explain: (detail: string) => Error): Promise<StagedFile> {
+  try {
+    return await store.stage(file)
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code
+    throw explain(`cannot read file (${code ?? (err as Error).message})`)
+  }
+}

@@ -34,10 +34,6 @@ function sendJson (reply: FastifyReply, body: string | Buffer): FastifyReply {
   return reply.header('content-type', 'application/json').send(typeof body === 'string' ? Buffer.from(body) : body)
 }
 
-function notFound (what: string) {
-  return errors.notFound(what)
-}
-
 /** The external base URL: configured, or from the request (honouring X-Forwarded-* when trusted). */
 export function baseUrlOf (config: Config, request: FastifyRequest): string {
   return config.publicUrl ?? `${request.protocol}://${request.host}`
@@ -99,29 +95,37 @@ export default async function composerRoutes (app: FastifyInstance, opts: Compos
   app.get<{ Params: { vendor: string, file: string } }>('/p2/:vendor/:file', async (request, reply) => {
     const match = /^(.+?)(~dev)?\.json$/.exec(request.params.file)
     const name = match === null ? '' : `${request.params.vendor}/${match[1]}`
-    if (match === null || !isValidPackageName(name)) throw notFound(`package metadata ${request.params.vendor}/${request.params.file}`)
+    if (match === null || !isValidPackageName(name)) throw errors.notFound(`package metadata ${request.params.vendor}/${request.params.file}`)
     const doc = catalog.metadata(accountOf(request), name, match[2] !== undefined, baseUrlOf(config, request))
     // 404, never 401/403: Composer treats 404 as "not in this repository" and carries on.
-    if (doc === undefined) throw notFound(`package ${name}`)
+    if (doc === undefined) throw errors.notFound(`package ${name}`)
     reply.header('last-modified', httpDate(doc.updatedAt))
     reply.header('cache-control', 'private, no-cache')
     if (notModified(request, doc.updatedAt)) return reply.code(304).send()
     return sendJson(reply, doc.body)
   })
 
-  app.get<{ Params: { vendor: string, name: string, file: string } }>('/archives/:vendor/:name/:file', async (request, reply) => {
-    const { vendor, name, file } = request.params
-    const packageName = `${vendor}/${name}`
-    if (!isValidPackageName(packageName) || !/^[A-Za-z0-9._-]+\.zip$/.test(file)) throw notFound(`archive ${packageName}/${file}`)
-    const version = catalog.archive(accountOf(request), packageName, file)
-    opts.onArchiveDownload?.(packageName)
-    reply.header('content-type', 'application/zip')
-    reply.header('content-length', version.size)
-    reply.header('content-disposition', `attachment; filename="${version.distFile}"`)
-    reply.header('x-checksum-sha1', version.shasum)
-    reply.header('cache-control', 'private, max-age=31536000, immutable')
-    reply.header('last-modified', new Date(version.releasedAt).toUTCString())
-    return reply.send(store.open(version.sha256))
+  // HEAD is routed here explicitly: Fastify's automatic HEAD would read the whole file.
+  app.route<{ Params: { vendor: string, name: string, file: string } }>({
+    method: ['GET', 'HEAD'],
+    url: '/archives/:vendor/:name/:file',
+    exposeHeadRoute: false,
+    handler: async (request, reply) => {
+      const { vendor, name, file } = request.params
+      const packageName = `${vendor}/${name}`
+      if (!isValidPackageName(packageName) || !/^[A-Za-z0-9._-]+\.zip$/.test(file)) throw errors.notFound(`archive ${packageName}/${file}`)
+      const version = catalog.archive(accountOf(request), packageName, file)
+      reply.header('content-type', 'application/zip')
+      reply.header('content-length', version.size)
+      reply.header('content-disposition', `attachment; filename="${version.distFile}"`)
+      reply.header('x-checksum-sha1', version.shasum)
+      reply.header('cache-control', 'private, max-age=31536000, immutable')
+      reply.header('last-modified', new Date(version.releasedAt).toUTCString())
+      // Headers only: no file opened, not counted as a download.
+      if (request.method === 'HEAD') return reply.send()
+      opts.onArchiveDownload?.(packageName)
+      return reply.send(store.open(version.sha256))
+    }
   })
 
   app.post('/downloads/', async (request, reply) => {

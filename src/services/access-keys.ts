@@ -67,7 +67,7 @@ export function createAccessKeyService (deps: { keys: AccessKeysRepository, usag
       return { key, privateKey }
     },
     list (accountId: number): AccessKey[] {
-      return keys.listByAccount(accountId).map((k) => ({ ...k, lastUsedAt: usage.lastUsed(k.id, k.lastUsedAt) }))
+      return keys.listByAccount(accountId).map((k) => ({ ...k, lastUsedAt: usage.lastUsed(k.id, k.publicKey, k.lastUsedAt) }))
     },
     rename (publicKey: string, name: string): AccessKey {
       const key = get(publicKey)
@@ -116,7 +116,7 @@ export function createAccessKeyService (deps: { keys: AccessKeysRepository, usag
       if (cred === undefined) return { ok: false, reason: 'unknown' }
       if (!matches) return { ok: false, reason: 'wrong_secret' }
       if (!cred.enabled) return { ok: false, reason: 'disabled' }
-      usage.record(cred.id)
+      usage.record(cred.id, publicKey)
       return { ok: true, accountId: cred.accountId, keyId: cred.id }
     }
   }
@@ -129,19 +129,19 @@ export type AccessKeyService = ReturnType<typeof createAccessKeyService>
  * then (and on close), so authentication never turns a read into a database write.
  */
 export function createUsageTracker (deps: { keys: AccessKeysRepository, flushMs: number }) {
-  const pending = new Map<number, string>()
+  const pending = new Map<number, { publicKey: string, at: string }>()
   let timer: NodeJS.Timeout | undefined
 
   function flush (): void {
     if (pending.size === 0) return
-    const entries = [...pending.entries()]
+    const entries = [...pending.entries()].map(([id, use]) => ({ id, ...use }))
     pending.clear()
     deps.keys.touchMany(entries)
   }
 
   return {
-    record (keyId: number): void {
-      pending.set(keyId, new Date().toISOString())
+    record (keyId: number, publicKey: string): void {
+      pending.set(keyId, { publicKey, at: new Date().toISOString() })
       if (timer === undefined && deps.flushMs > 0) {
         timer = setTimeout(() => { timer = undefined; flush() }, deps.flushMs)
         timer.unref()
@@ -149,9 +149,9 @@ export function createUsageTracker (deps: { keys: AccessKeysRepository, flushMs:
         flush()
       }
     },
-    lastUsed (keyId: number, stored: string | null): string | null {
+    lastUsed (keyId: number, publicKey: string, stored: string | null): string | null {
       const p = pending.get(keyId)
-      return p !== undefined && (stored === null || p > stored) ? p : stored
+      return p !== undefined && p.publicKey === publicKey && (stored === null || p.at > stored) ? p.at : stored
     },
     forget (keyId: number): void {
       pending.delete(keyId)

@@ -2,8 +2,8 @@ import { access as fsAccess, constants } from 'node:fs/promises'
 import path from 'node:path'
 import type { Db } from '../db/database.js'
 import type { Access, Package, PackagesRepository, VersionRecord } from '../repositories/packages.js'
-import type { ArchiveStore } from '../repositories/archive-store.js'
-import { errors, isPackyardError } from '../errors.js'
+import { stageOrExplain, type ArchiveStore } from '../repositories/archive-store.js'
+import { errors } from '../errors.js'
 import { buildPackageMetadata, distFileName, MANIFEST_FIELDS, withBaseUrl } from '../composer/metadata.js'
 import { normalizeVersion, sortVersionsDescending } from '../composer/version.js'
 import { readComposerJson, ZipManifestError } from './zip-manifest.js'
@@ -127,6 +127,14 @@ export function createCatalogService (deps: { db: Db, packages: PackagesReposito
     return true
   })
 
+  const setAccess = db.transaction((name: string, access: Access): Package => {
+    const pkg = getPackage(name)
+    packages.setAccess(pkg.id, access)
+    // Entitlements changed: bump Last-Modified so no client keeps a stale 304.
+    rebuildMetadata(pkg)
+    return { ...pkg, access }
+  })
+
   return {
     /**
      * Publishes one archive. The bytes are staged and hashed, composer.json is read from
@@ -140,7 +148,7 @@ export function createCatalogService (deps: { db: Db, packages: PackagesReposito
       } catch (err) {
         throw errors.invalidArchive(label, `cannot read file (${(err as NodeJS.ErrnoException).code ?? 'error'})`)
       }
-      const staged = await store.stage(file)
+      const staged = await stageOrExplain(store, file, (detail) => errors.invalidArchive(label, detail))
       let parsed: ReturnType<typeof parseComposerJson>
       try {
         let raw: string
@@ -161,25 +169,22 @@ export function createCatalogService (deps: { db: Db, packages: PackagesReposito
       if (known !== undefined) {
         await store.discard(staged)
         if (known.shasum !== staged.sha1) throw errors.versionConflict(parsed.name, parsed.version)
-        if (opts.access !== undefined && existing !== undefined && existing.access !== opts.access) this.setAccess(parsed.name, opts.access)
+        if (opts.access !== undefined && existing !== undefined && existing.access !== opts.access) setAccess(parsed.name, opts.access)
         return { ...result, created: false }
       }
-      const newFile = await store.commit(staged)
-      try {
-        const created = insertVersion({
-          ...parsed,
-          access: opts.access,
-          shasum: staged.sha1,
-          sha256: staged.sha256,
-          size: staged.size,
-          releasedAt: new Date().toISOString()
-        })
-        return { ...result, created }
-      } catch (err) {
-        // A row must never point at a missing file; an orphan file is harmless, but tidy up ours.
-        if (newFile && !(isPackyardError(err) && err.code === 'VERSION_CONFLICT')) await store.remove(staged.sha256)
-        throw err
-      }
+      // The file goes in before the row. If the insert then fails, the file stays: another
+      // process may have committed a row for the same bytes meanwhile, and an orphan file is
+      // harmless while a row without its file breaks `composer install`.
+      await store.commit(staged)
+      const created = insertVersion({
+        ...parsed,
+        access: opts.access,
+        shasum: staged.sha1,
+        sha256: staged.sha256,
+        size: staged.size,
+        releasedAt: new Date().toISOString()
+      })
+      return { ...result, created }
     },
     list (): Array<{ name: string, access: Access, versions: string[] }> {
       return packages.list().map((p) => ({
@@ -189,13 +194,7 @@ export function createCatalogService (deps: { db: Db, packages: PackagesReposito
       }))
     },
     get: getPackage,
-    setAccess: db.transaction((name: string, access: Access): Package => {
-      const pkg = getPackage(name)
-      packages.setAccess(pkg.id, access)
-      // Entitlements changed: bump Last-Modified so no client keeps a stale 304.
-      rebuildMetadata(pkg)
-      return { ...pkg, access }
-    }),
+    setAccess,
     grant (accountId: number, name: string): Package {
       const pkg = getPackage(name)
       packages.grant(accountId, pkg.id)

@@ -5,12 +5,12 @@ import path from 'node:path'
 import { pipeline } from 'node:stream/promises'
 import type { Db } from '../db/database.js'
 import type { AccountsRepository } from '../repositories/accounts.js'
-import type { ArchiveStore } from '../repositories/archive-store.js'
+import { stageOrExplain, type ArchiveStore } from '../repositories/archive-store.js'
 import type { DownloadTokensRepository } from '../repositories/download-tokens.js'
 import type { Access } from '../repositories/packages.js'
 import type { Edition, Release, ReleasesRepository } from '../repositories/releases.js'
 import { normalizeVersion, sortVersionsDescending } from '../composer/version.js'
-import { errors, isPackyardError } from '../errors.js'
+import { errors } from '../errors.js'
 import { hashSecret } from './secrets.js'
 
 const TOKEN = /^[0-9a-f]{40}$/
@@ -145,7 +145,7 @@ export function createDownloadsService (deps: {
       } catch (err) {
         throw errors.invalidArgument(`${fileName}: cannot read file (${(err as NodeJS.ErrnoException).code ?? 'error'})`)
       }
-      const staged = await store.stage(file)
+      const staged = await stageOrExplain(store, file, (detail) => errors.invalidArgument(`${fileName}: ${detail}`))
       const result = { file: fileName, version: opts.version, edition }
       const existing = releases.findByFileName(fileName)
       if (existing !== undefined) {
@@ -162,14 +162,9 @@ export function createDownloadsService (deps: {
         await store.discard(staged)
         throw err
       }
-      const newFile = await store.commit(staged)
-      try {
-        insertRelease({ fileName, version: opts.version, edition, size: staged.size, sha1: staged.sha1, sha256: staged.sha256, md5 })
-      } catch (err) {
-        // A row must never point at a missing file; remove only bytes this call added.
-        if (newFile && !(isPackyardError(err) && err.code === 'CONFLICT')) await store.remove(staged.sha256)
-        throw err
-      }
+      // File before row, and the file stays if the insert fails (see catalog.publish).
+      await store.commit(staged)
+      insertRelease({ fileName, version: opts.version, edition, size: staged.size, sha1: staged.sha1, sha256: staged.sha256, md5 })
       return { ...result, created: true }
     },
     list (): Release[] {
