@@ -47,7 +47,6 @@ export function createAccessKeysRepository (db: Db) {
   const insert = db.prepare<[number, string, string, Buffer, Buffer | null, string], void>(
     'INSERT INTO access_keys (account_id, name, public_key, private_key_hash, private_key_sealed, enabled, created_at) VALUES (?, ?, ?, ?, ?, 1, ?)')
   const byPublicKey = db.prepare<[string], KeyRow>(`SELECT ${COLUMNS} FROM access_keys WHERE public_key = ?`)
-  const byId = db.prepare<[number], KeyRow>(`SELECT ${COLUMNS} FROM access_keys WHERE id = ?`)
   const credential = db.prepare<[string], { id: number, account_id: number, private_key_hash: Buffer, enabled: number }>(
     'SELECT id, account_id, private_key_hash, enabled FROM access_keys WHERE public_key = ?')
   const byAccount = db.prepare<[number], KeyRow>(`SELECT ${COLUMNS} FROM access_keys WHERE account_id = ? ORDER BY created_at, id`)
@@ -70,10 +69,6 @@ export function createAccessKeysRepository (db: Db) {
     },
     findByPublicKey (publicKey: string): AccessKey | undefined {
       const r = byPublicKey.get(publicKey)
-      return r === undefined ? undefined : toKey(r)
-    },
-    findById (id: number): AccessKey | undefined {
-      const r = byId.get(id)
       return r === undefined ? undefined : toKey(r)
     },
     credential (publicKey: string): KeyCredential | undefined {

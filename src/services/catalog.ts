@@ -69,7 +69,7 @@ function parseComposerJson (file: string, raw: string, versionOverride: string |
     // PHP encodes an empty object as [], which Composer accepts for links; keep objects as objects.
     if (value !== undefined && value !== null) manifest[field] = Array.isArray(value) && value.length === 0 && field !== 'keywords' && field !== 'authors' && field !== 'license' && field !== 'bin' && field !== 'funding' ? {} : value
   }
-  return { name: json.name, version: version.trim(), versionNormalized, manifest, time: typeof json.time === 'string' ? json.time : undefined }
+  return { name: json.name, version: version.trim(), versionNormalized, manifest }
 }
 
 /**
@@ -233,7 +233,8 @@ export function createCatalogService (deps: { db: Db, packages: PackagesReposito
       if (body === undefined) {
         // Kept as bytes: the hot path then sends them without another copy.
         body = Buffer.from(withBaseUrl(entry.doc, baseUrl))
-        if (entry.byBase.size < 16) entry.byBase.set(baseUrl, body)
+        // Bounded: without PACKYARD_PUBLIC_URL every Host header a client sends is a base URL.
+        if (entry.byBase.size < 4) entry.byBase.set(baseUrl, body)
       }
       return { body, updatedAt: entry.updatedAt }
     },

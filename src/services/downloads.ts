@@ -21,10 +21,6 @@ const EDITION_NAME = /^[a-z0-9][a-z0-9._-]{0,63}$/
 // An unknown MAGEID costs the same hash and comparison as a wrong token.
 const DUMMY_HASH = hashSecret('packyard-dummy-downloads-token')
 
-export function isValidEditionName (name: string): boolean {
-  return EDITION_NAME.test(name)
-}
-
 export interface AddedRelease {
   file: string
   version: string

@@ -37,7 +37,3 @@ export function html (strings: TemplateStringsArray, ...values: unknown[]): Safe
   for (let i = 0; i < values.length; i++) out += render(values[i]) + (strings[i + 1] ?? '')
   return trusted(out)
 }
-
-export function toHtmlString (doc: SafeHtml): string {
-  return doc.value
-}
