@@ -187,3 +187,32 @@ t.test('README: the JSON API curl examples work as written', async (t) => {
   }
   t.same([...covered].sort(), ['DELETE', 'GET', 'PATCH', 'POST', 'disable', 'enable', 'regenerate'], 'every key action has an example')
 })
+
+t.test('parallel wrong passwords over the API: at most 5 are checked, the rest get 429; the owner elsewhere is fine', async (t) => {
+  const { app, log } = await withAccounts(t)
+  const answers = await Promise.all(Array.from({ length: 20 }, async (_, i) =>
+    await api(app, 'GET', '/api/v1/account', { password: `parallel guess ${i}`, remoteAddress: '203.0.113.40' })))
+  const checked = answers.filter((r) => r.status === 401)
+  const throttled = answers.filter((r) => r.status === 429)
+  t.ok(checked.length <= 5, `${checked.length} passwords checked`)
+  t.equal(checked.length + throttled.length, 20, 'every other answer is 429')
+  t.ok(throttled.every((r) => /^\d+$/.test(String(r.headers['retry-after']))), 'with Retry-After')
+  t.ok(throttled.every((r) => r.json().code === 'TOO_MANY_REQUESTS'))
+  t.equal(log().split('\n').filter((l) => l.includes('"API login failed"')).length, checked.length, 'one failure logged per checked password')
+  t.equal((await api(app, 'GET', '/api/v1/account', { remoteAddress: '203.0.113.40' })).status, 429, 'even the right password waits here')
+  t.equal((await api(app, 'GET', '/api/v1/account', { remoteAddress: '198.51.100.40' })).status, 200, 'the owner from another address is fine')
+})
+
+t.test('a successful API login resets the count; parallel requests with the right password', async (t) => {
+  const { app } = await withAccounts(t)
+  const address = '203.0.113.41'
+  for (let i = 0; i < 4; i++) t.equal((await api(app, 'GET', '/api/v1/keys', { password: `guess ${i}`, remoteAddress: address })).status, 401)
+  t.equal((await api(app, 'GET', '/api/v1/keys', { remoteAddress: address })).status, 200)
+  for (let i = 0; i < 4; i++) t.equal((await api(app, 'GET', '/api/v1/keys', { password: `again ${i}`, remoteAddress: address })).status, 401, 'the count started again')
+  t.equal((await api(app, 'GET', '/api/v1/keys', { remoteAddress: address })).status, 200)
+  // At most 5 checks per username and address run at once; the others are told to retry in a second.
+  const parallel = await Promise.all(Array.from({ length: 8 }, async () => await api(app, 'GET', '/api/v1/keys', { remoteAddress: '198.51.100.41' })))
+  t.equal(parallel.filter((r) => r.status === 200).length, 5)
+  t.same(parallel.filter((r) => r.status !== 200).map((r) => [r.status, r.headers['retry-after']]), [[429, '1'], [429, '1'], [429, '1']])
+  t.equal((await api(app, 'GET', '/api/v1/keys', { remoteAddress: '198.51.100.41' })).status, 200, 'and the retry works')
+})

@@ -90,7 +90,7 @@ t.test('the session cookie is Secure when the request came over https', async (t
 })
 
 t.test('a form post without a valid form token is refused', async (t) => {
-  const { app } = await buildTestApp(t)
+  const { app } = await buildTestApp(t, { keyRevealKey: REVEAL_KEY })
   const alice = await registered(app, 'alice', PASSWORD)
   const bob = await registered(app, 'bob', PASSWORD)
 
@@ -111,13 +111,25 @@ t.test('a form post without a valid form token is refused', async (t) => {
   const keys = await alice.get('/account/keys')
   t.notMatch(keys.body, /sneaky/, 'no key was created')
 
-  // Every other form too: logout, key actions, token, login and register.
+  // Every other form too: logout, key actions (reveal is on here), token, login and register.
   const key = await createKey(alice, 'laptop')
+  const off = await createKey(alice, 'disabled one')
+  t.equal((await alice.submit('/account/keys', `/account/keys/${off.publicKey}/disable`)).statusCode, 303)
+  t.equal(await composerStatus(app, off), 401)
   for (const url of ['/account/logout', `/account/keys/${key.publicKey}/disable`, `/account/keys/${key.publicKey}/rename`,
-    `/account/keys/${key.publicKey}/regenerate`, `/account/keys/${key.publicKey}/delete`, '/account/downloads-token']) {
-    t.equal((await alice.post(url, { name: 'x' })).statusCode, 403, url)
+    `/account/keys/${key.publicKey}/regenerate`, `/account/keys/${key.publicKey}/delete`, '/account/downloads-token',
+    `/account/keys/${off.publicKey}/enable`, `/account/keys/${key.publicKey}/reveal`]) {
+    for (const form of [{ name: 'x', password: PASSWORD }, { name: 'x', password: PASSWORD, _csrf: 'A'.repeat(43) }] as Array<Record<string, string>>) {
+      const res = await alice.post(url, form)
+      t.equal(res.statusCode, 403, url)
+      t.notMatch(res.body, key.privateKey, 'no key material in the answer')
+    }
   }
   t.equal(await composerStatus(app, key), 200, 'the key was left alone')
+  t.equal(await composerStatus(app, off), 401, 'the disabled key stayed disabled')
+  const after = await alice.get('/account/keys')
+  t.match(after.body, new RegExp(`id="name-${key.publicKey}" name="name" value="laptop"`), 'not renamed')
+  t.ok(alice.cookies.has('packyard_session'), 'still logged in')
   t.equal((await browser(app).post('/account/login', { username: 'alice', password: PASSWORD })).statusCode, 403, 'login without a token')
   t.equal((await browser(app).post('/account/register', { username: 'carol', password: PASSWORD, password2: PASSWORD })).statusCode, 403, 'register without a token')
 })
@@ -256,30 +268,63 @@ t.test('failed logins are throttled with 429 and Retry-After; the owner elsewher
 t.test('login throttle: short, modestly growing waits; a success resets', async (t) => {
   let now = 1_000_000
   const throttle = createLoginThrottle({ now: () => now })
-  for (let i = 0; i < 5; i++) {
-    t.ok(throttle.check('alice', '10.0.0.1').allowed)
-    throttle.failure('alice', '10.0.0.1')
-  }
-  t.same(throttle.check('Alice', '10.0.0.1'), { allowed: false, retryAfterSeconds: 30 }, 'usernames are case-insensitive')
-  t.ok(throttle.check('alice', '10.0.0.2').allowed, 'another address is not affected')
+  const wrong = async (): Promise<undefined> => undefined
+  const right = async (): Promise<string> => 'ok'
+  const guess = (username: string, address: string) => throttle.attempt(username, address, wrong)
+  for (let i = 0; i < 5; i++) t.same(await guess('alice', '10.0.0.1'), { throttled: false, value: undefined })
+  t.same(await throttle.attempt('Alice', '10.0.0.1', right), { throttled: true, retryAfterSeconds: 30 }, 'usernames are case-insensitive; even the right password waits')
+  t.same(await throttle.attempt('alice', '10.0.0.2', right), { throttled: false, value: 'ok' }, 'another address is not affected')
   now += 30_000
-  t.ok(throttle.check('alice', '10.0.0.1').allowed, 'allowed again after 30 s')
-  throttle.failure('alice', '10.0.0.1')
-  t.same(throttle.check('alice', '10.0.0.1'), { allowed: false, retryAfterSeconds: 60 }, 'the next wait doubles')
+  t.same(await guess('alice', '10.0.0.1'), { throttled: false, value: undefined }, 'allowed again after 30 s')
+  t.same(await guess('alice', '10.0.0.1'), { throttled: true, retryAfterSeconds: 60 }, 'the next wait doubles')
   now += 60_000
-  throttle.success('alice', '10.0.0.1')
-  throttle.failure('alice', '10.0.0.1')
-  t.ok(throttle.check('alice', '10.0.0.1').allowed, 'a success starts the count again')
-  for (let i = 0; i < 20; i++) throttle.failure('alice', '10.0.0.3')
-  t.same(throttle.check('alice', '10.0.0.3'), { allowed: false, retryAfterSeconds: 300 }, 'capped at 5 minutes')
+  t.same(await throttle.attempt('alice', '10.0.0.1', right), { throttled: false, value: 'ok' })
+  for (let i = 0; i < 4; i++) await guess('alice', '10.0.0.1')
+  t.equal((await throttle.attempt('alice', '10.0.0.1', right)).throttled, false, 'a success starts the count again')
+  for (let i = 0; i < 20; i++) {
+    now += 5 * 60_000
+    await guess('alice', '10.0.0.3')
+  }
+  t.same(await guess('alice', '10.0.0.3'), { throttled: true, retryAfterSeconds: 300 }, 'capped at 5 minutes')
   now += 16 * 60_000
-  t.ok(throttle.check('alice', '10.0.0.3').allowed)
-  throttle.failure('alice', '10.0.0.3')
-  t.ok(throttle.check('alice', '10.0.0.3').allowed, 'a quiet 15 minutes forgets earlier failures')
+  await guess('alice', '10.0.0.3')
+  t.equal((await guess('alice', '10.0.0.3')).throttled, false, 'a quiet 15 minutes forgets earlier failures')
+  await t.rejects(throttle.attempt('bob', '10.0.0.4', async () => { throw new Error('database gone') }), /database gone/)
+  for (let i = 0; i < 4; i++) await guess('bob', '10.0.0.4')
+  t.equal((await guess('bob', '10.0.0.4')).throttled, true, 'a check that threw counted as a failure')
 
   const spray = createLoginThrottle({ now: () => now, maxFailuresPerAddress: 10 })
-  for (let i = 0; i < 10; i++) spray.failure(`user${i}`, '10.9.9.9')
-  t.notOk(spray.check('someone-else', '10.9.9.9').allowed, 'one address guessing many usernames is throttled too')
+  for (let i = 0; i < 10; i++) await spray.attempt(`user${i}`, '10.9.9.9', wrong)
+  t.equal((await spray.attempt('someone-else', '10.9.9.9', right)).throttled, true, 'one address guessing many usernames is throttled too')
+  t.equal(spray.size(), 11, 'one entry per username and address, one for the address')
+})
+
+t.test('login throttle: attempts in flight are reserved, so parallel guesses cannot all be checked', async (t) => {
+  const throttle = createLoginThrottle({ maxFailuresPerAddress: 8 })
+  let verified = 0
+  const slowWrong = async (): Promise<undefined> => {
+    verified++
+    await new Promise((resolve) => setTimeout(resolve, 20))
+    return undefined
+  }
+  const outcomes = await Promise.all(Array.from({ length: 20 }, async () => await throttle.attempt('alice', '10.0.0.1', slowWrong)))
+  t.equal(verified, 5, 'only five checks ran')
+  t.equal(outcomes.filter((o) => o.throttled).length, 15)
+  t.ok(outcomes.every((o) => !o.throttled || o.retryAfterSeconds === 1), 'the rest are told to retry in a second…')
+  t.same(await throttle.attempt('alice', '10.0.0.1', async () => 'ok'), { throttled: true, retryAfterSeconds: 30 }, '…when the real wait applies, to the right password too')
+
+  // Past the limit, each wait lets exactly one attempt through, however many are sent.
+  let slowRight = 0
+  const rightSlowly = async (): Promise<string> => {
+    slowRight++
+    await new Promise((resolve) => setTimeout(resolve, 20))
+    return 'ok'
+  }
+  const elsewhere = await Promise.all(Array.from({ length: 5 }, async () => await throttle.attempt('bob', '10.0.0.1', rightSlowly)))
+  t.equal(slowRight, 3, 'the address limit (8) counts in-flight checks too: 5 failures + 3')
+  t.equal(elsewhere.filter((o) => !o.throttled && o.value === 'ok').length, 3)
+  t.equal((await throttle.attempt('bob', '10.0.0.1', async () => 'ok')).throttled, false, 'successes give their reservation back')
+  t.equal((await throttle.attempt('alice', '10.0.0.2', async () => 'ok')).throttled, false, 'the owner elsewhere is fine')
 })
 
 t.test('sessions expire when idle and after logout; only a hash of the id is stored', async (t) => {
@@ -566,4 +611,69 @@ t.test('registration is rate-limited per address', async (t) => {
   t.equal(app.ctx.accounts.list().length, 0)
   const other = browser(app, { remoteAddress: '192.0.2.51' })
   t.equal((await other.submit('/account/register', '/account/register', { username: 'carol', password: PASSWORD, password2: PASSWORD })).statusCode, 303)
+})
+
+t.test('parallel wrong passwords on the login page: at most 5 are checked, the rest get 429', async (t) => {
+  const { app } = await buildTestApp(t)
+  await registered(app, 'alice', PASSWORD)
+  const attacker = browser(app, { remoteAddress: '203.0.113.20' })
+  const csrf = csrfOf((await attacker.get('/account/login')).body)
+  const answers = await Promise.all(Array.from({ length: 20 }, async (_, i) =>
+    await attacker.post('/account/login', { _csrf: csrf, username: 'alice', password: `parallel guess ${i}` })))
+  const checked = answers.filter((r) => r.statusCode === 401)
+  const throttled = answers.filter((r) => r.statusCode === 429)
+  t.ok(checked.length <= 5, `${checked.length} passwords checked`)
+  t.ok(checked.every((r) => /Wrong username or password/.test(r.body)))
+  t.equal(checked.length + throttled.length, 20, 'every other answer is 429')
+  t.ok(throttled.every((r) => /^\d+$/.test(String(r.headers['retry-after']))), 'with Retry-After')
+  t.equal((await attacker.post('/account/login', { _csrf: csrf, username: 'alice', password: PASSWORD })).statusCode, 429, 'still throttled afterwards')
+  const owner = browser(app, { remoteAddress: '198.51.100.20' })
+  t.equal((await owner.submit('/account/login', '/account/login', { username: 'alice', password: PASSWORD })).statusCode, 303, 'the owner from another address logs in')
+})
+
+t.test('parallel wrong passwords on the key reveal form: at most 5 are checked', async (t) => {
+  const { app } = await buildTestApp(t, { keyRevealKey: REVEAL_KEY })
+  const b = await registered(app, 'alice', PASSWORD, { remoteAddress: '203.0.113.21' })
+  const key = await createKey(b, 'laptop')
+  const csrf = csrfOf((await b.get(`/account/keys/${key.publicKey}/reveal`)).body)
+  const answers = await Promise.all(Array.from({ length: 20 }, async (_, i) =>
+    await b.post(`/account/keys/${key.publicKey}/reveal`, { _csrf: csrf, password: `parallel guess ${i}` })))
+  t.ok(answers.filter((r) => r.statusCode === 401).length <= 5)
+  t.equal(answers.filter((r) => r.statusCode === 401 || r.statusCode === 429).length, 20)
+  t.ok(answers.every((r) => !r.body.includes(key.privateKey)))
+  const right = await b.post(`/account/keys/${key.publicKey}/reveal`, { _csrf: csrf, password: PASSWORD })
+  t.equal(right.statusCode, 429, 'the right password waits too')
+  t.match(right.headers['retry-after'], /^\d+$/)
+})
+
+t.test('logging out after the session expired clears the cookie and goes to the login page', async (t) => {
+  const { app, dataDir } = await buildTestApp(t)
+  const b = await registered(app, 'alice', PASSWORD)
+  const page = await b.get('/account/keys')
+  const db = openDatabase(path.join(dataDir, 'packyard.sqlite'))
+  try { db.prepare('UPDATE sessions SET expires_at = 0').run() } finally { db.close() }
+  t.equal((await b.get('/account/keys')).statusCode, 303, 'the session has expired')
+  const res = await b.post('/account/logout', { _csrf: csrfOf(page.body) })
+  t.equal(res.statusCode, 303)
+  t.equal(res.headers.location, '/account/login?loggedOut=1')
+  const cleared = ([] as string[]).concat(res.headers['set-cookie'] ?? []).find((c) => c.startsWith('packyard_session='))
+  t.match(cleared, /^packyard_session=;.*Expires=Thu, 01 Jan 1970/, 'the stale cookie is cleared')
+  t.notOk(b.cookies.has('packyard_session'))
+  t.equal((await browser(app).post('/account/logout', {})).statusCode, 303, 'no cookie at all: the same')
+})
+
+t.test('login log lines name the account only when it exists: a password typed as the username is not logged', async (t) => {
+  const { app, log } = await buildTestApp(t)
+  await registered(app, 'alice', PASSWORD)
+  const typo = 'Tr0ub4dor&3-my-real-password'
+  const b = browser(app, { remoteAddress: '203.0.113.30' })
+  for (let i = 0; i < 6; i++) await b.submit('/account/login', '/account/login', { username: typo, password: 'whatever' })
+  await app.inject({ url: '/api/v1/account', headers: basic(typo, 'whatever'), remoteAddress: '203.0.113.31' })
+  await b.submit('/account/login', '/account/login', { username: 'alice', password: 'wrong password' })
+  t.notOk(log().includes(typo), 'the typed username is nowhere in the log')
+  const lines = log().trim().split('\n').map((l) => JSON.parse(l) as { msg: string, account?: string })
+  t.ok(lines.some((l) => l.msg === 'login failed' && l.account === 'unknown-user'))
+  t.ok(lines.some((l) => l.msg === 'login throttled' && l.account === 'unknown-user'))
+  t.ok(lines.some((l) => l.msg === 'API login failed' && l.account === 'unknown-user'))
+  t.ok(lines.some((l) => l.msg === 'login failed' && l.account === 'alice'), 'an existing account is still named')
 })

@@ -7,7 +7,7 @@ import type { Account } from '../repositories/accounts.js'
 import type { AccessKeyService } from '../services/access-keys.js'
 import type { AccountService } from '../services/accounts.js'
 import type { DownloadsService } from '../services/downloads.js'
-import type { LoginThrottle } from '../services/login-throttle.js'
+import { loggableUsername, type LoginThrottle } from '../services/login-throttle.js'
 
 export interface AccountApiOptions {
   config: Config
@@ -50,18 +50,17 @@ export default async function accountApi (app: FastifyInstance, opts: AccountApi
   await app.register(fastifyBasicAuth, {
     authenticate: { realm: REALM },
     async validate (username: string, password: string, request: FastifyRequest, reply: FastifyReply) {
-      const verdict = throttle.check(username, request.ip)
-      if (!verdict.allowed) {
-        reply.header('retry-after', String(verdict.retryAfterSeconds))
-        throw errors.tooManyRequests(`Too many failed attempts. Wait ${verdict.retryAfterSeconds} seconds and try again.`)
+      const outcome = await throttle.attempt(username, request.ip, async () => await accounts.checkPassword(username, password))
+      if (outcome.throttled) {
+        request.log.info({ account: loggableUsername(accounts, username), ip: request.ip }, 'API login throttled')
+        reply.header('retry-after', String(outcome.retryAfterSeconds))
+        throw errors.tooManyRequests(`Too many failed attempts. Wait ${outcome.retryAfterSeconds} seconds and try again.`)
       }
-      const account = await accounts.checkPassword(username, password)
+      const account = outcome.value
       if (account === undefined) {
-        throttle.failure(username, request.ip)
-        request.log.info({ account: username, ip: request.ip }, 'API login failed')
+        request.log.info({ account: loggableUsername(accounts, username), ip: request.ip }, 'API login failed')
         throw errors.unauthorized('Wrong username or password.')
       }
-      throttle.success(username, request.ip)
       accountOf.set(request, account)
     }
   })

@@ -8,7 +8,7 @@ import type { AccessKey } from '../repositories/access-keys.js'
 import type { AccessKeyService } from '../services/access-keys.js'
 import { MIN_PASSWORD_LENGTH, type AccountService } from '../services/accounts.js'
 import type { DownloadsService } from '../services/downloads.js'
-import type { LoginThrottle } from '../services/login-throttle.js'
+import { loggableUsername, type LoginThrottle } from '../services/login-throttle.js'
 import { csrfMatches, csrfTokenFor, isCookieSecret, newCookieSecret, type Flash, type Session, type SessionService } from '../services/sessions.js'
 import { ASSETS } from '../web/assets.js'
 import type { SafeHtml } from '../web/html.js'
@@ -92,7 +92,9 @@ export default async function accountPages (app: FastifyInstance, opts: AccountP
   app.addHook('preHandler', async (request) => {
     if (request.method !== 'POST') return
     const session = current(request)
-    const anonymousForm = (request.routeOptions.config as { anonymousForm?: boolean }).anonymousForm === true
+    const routeConfig = request.routeOptions.config as { anonymousForm?: boolean, harmlessWithoutSession?: boolean }
+    if (session === null && routeConfig.harmlessWithoutSession === true) return
+    const anonymousForm = routeConfig.anonymousForm === true
     const secret = session !== null && !anonymousForm ? session.secret : request.cookies[FORM_COOKIE]
     if (!isCookieSecret(secret) || !csrfMatches(secret, (request.body as Body)?._csrf)) {
       request.log.info({ url: request.url }, 'form rejected: missing or wrong form token')
@@ -217,25 +219,24 @@ export default async function accountPages (app: FastifyInstance, opts: AccountP
     const next = nextOf(field(request, 'next'))
     const again = (error: string, status: number) =>
       send(reply, pages.loginPage(pageContext(request, reply), { username, next, error }), status)
-    const verdict = throttle.check(username, request.ip)
-    if (!verdict.allowed) {
-      request.log.info({ account: username, ip: request.ip }, 'login throttled')
-      reply.header('retry-after', String(verdict.retryAfterSeconds))
-      return again(`Too many failed attempts. Wait ${verdict.retryAfterSeconds} seconds and try again.`, 429)
+    const outcome = await throttle.attempt(username, request.ip, async () => await accounts.checkPassword(username, password))
+    if (outcome.throttled) {
+      request.log.info({ account: loggableUsername(accounts, username), ip: request.ip }, 'login throttled')
+      reply.header('retry-after', String(outcome.retryAfterSeconds))
+      return again(`Too many failed attempts. Wait ${outcome.retryAfterSeconds} seconds and try again.`, 429)
     }
-    const account = await accounts.checkPassword(username, password)
+    const account = outcome.value
     if (account === undefined) {
-      throttle.failure(username, request.ip)
-      request.log.info({ account: username, ip: request.ip }, 'login failed')
+      request.log.info({ account: loggableUsername(accounts, username), ip: request.ip }, 'login failed')
       return again('Wrong username or password.', 401)
     }
-    throttle.success(username, request.ip)
     request.log.info({ account: account.username }, 'logged in')
     startSession(request, reply, account.id)
     return reply.redirect(`${base}${next ?? '/account/keys'}`, 303)
   })
 
-  app.post('/logout', async (request, reply) => {
+  // Without a session there is nothing to forge: an expired session's logout just clears the cookie.
+  app.post('/logout', { config: { harmlessWithoutSession: true } }, async (request, reply) => {
     const session = current(request)
     if (session !== null) sessions.destroy(session)
     reply.clearCookie(SESSION_COOKIE, { path: cookiePath })
@@ -368,17 +369,16 @@ export default async function accountPages (app: FastifyInstance, opts: AccountP
       const key = revealable(request)
       const username = usernameOf(request)
       const again = (error: string, status: number) => send(reply, pages.revealPage(pageContext(request, reply), { key, error }), status)
-      const verdict = throttle.check(username, request.ip)
-      if (!verdict.allowed) {
-        reply.header('retry-after', String(verdict.retryAfterSeconds))
-        return again(`Too many failed attempts. Wait ${verdict.retryAfterSeconds} seconds and try again.`, 429)
+      const outcome = await throttle.attempt(username, request.ip, async () => await accounts.checkPassword(username, field(request, 'password')))
+      if (outcome.throttled) {
+        request.log.info({ account: username, key: key.name, ip: request.ip }, 'key reveal throttled')
+        reply.header('retry-after', String(outcome.retryAfterSeconds))
+        return again(`Too many failed attempts. Wait ${outcome.retryAfterSeconds} seconds and try again.`, 429)
       }
-      if (await accounts.checkPassword(username, field(request, 'password')) === undefined) {
-        throttle.failure(username, request.ip)
+      if (outcome.value === undefined) {
         request.log.info({ account: username, key: key.name }, 'key reveal refused: wrong password')
         return again('Wrong password.', 401)
       }
-      throttle.success(username, request.ip)
       const privateKey = keys.reveal(sessionFor(request).accountId, key.publicKey)
       request.log.info({ account: username, key: key.name }, 'access key viewed')
       return send(reply, pages.revealPage(pageContext(request, reply), { key, privateKey }))
