@@ -1,26 +1,13 @@
 import t, { type Test } from 'tap'
-import { spawn } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import path from 'node:path'
-import { basic, runCli, BIN, buildTestApp, tempDir, writePackageZip, type CliResult } from './helpers/harness.js'
+import { basic, runCliQuick, cliJsonQuick, spawnCli, buildTestApp, tempDir, writePackageZip, type CliResult } from './helpers/harness.js'
 import { loadConfig } from '../src/config.js'
 import { createContext } from '../src/context.js'
 import { inParallel } from './helpers/util.js'
 
-/**
- * The real CLI in a child process, without tap's per-process coverage hook (NODE_OPTIONS):
- * this file starts many short processes, and the hook doubles the cost of each.
- */
-function cli (dataDir: string, args: string[], opts: { stdin?: string } = {}): Promise<CliResult> {
-  return runCli(dataDir, args, { ...opts, env: { NODE_OPTIONS: '' } })
-}
-
-/** Like cli with --json, failing loudly when the command fails. */
-async function cliOk (dataDir: string, args: string[], opts: { stdin?: string } = {}): Promise<any> {
-  const r = await cli(dataDir, ['--json', ...args], opts)
-  if (r.code !== 0) throw new Error(`packyard ${args.join(' ')} failed (${r.code}): ${r.stderr}`)
-  return r.json
-}
+const cli = runCliQuick
+const cliOk = cliJsonQuick
 
 const HEX32 = /^[0-9a-f]{32}$/
 const ISO = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$/
@@ -40,20 +27,7 @@ function assertUserError (t: Test, r: CliResult, code: number, message: RegExp, 
 
 /** Runs bin/packyard.js with no --data-dir, in `cwd`, with exactly the given PACKYARD_* environment. */
 function runBare (cwd: string, args: string[], env: Record<string, string> = {}): Promise<CliResult> {
-  const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('PACKYARD_') && k !== 'NODE_OPTIONS'))
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], { cwd, env: { ...clean, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
-    let stdout = ''
-    let stderr = ''
-    child.stdout.on('data', (c: Buffer) => { stdout += c.toString() })
-    child.stderr.on('data', (c: Buffer) => { stderr += c.toString() })
-    child.on('error', reject)
-    child.on('close', (code) => {
-      let json: unknown
-      try { json = JSON.parse(stdout) } catch { json = undefined }
-      resolve({ code: code ?? -1, stdout, stderr, json })
-    })
-  })
+  return spawnCli(args, { cwd, env, cleanEnv: true })
 }
 
 t.test('account create and list', async (t) => {

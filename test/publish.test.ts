@@ -3,25 +3,13 @@ import Database from 'better-sqlite3'
 import { createHash } from 'node:crypto'
 import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
-import { basic, runCli, buildTestApp, makeZip, tempDir, writePackageZip, type CliResult } from './helpers/harness.js'
+import { basic, runCliQuick, cliJsonQuick, buildTestApp, makeZip, tempDir, writePackageZip, type CliResult } from './helpers/harness.js'
 import { loadConfig } from '../src/config.js'
 import { createContext, type Context } from '../src/context.js'
 import { inParallel } from './helpers/util.js'
 
-/**
- * The real CLI in a child process, without tap's per-process coverage hook (NODE_OPTIONS):
- * this file starts many short processes, and the hook doubles the cost of each.
- */
-function cli (dataDir: string, args: string[], opts: { stdin?: string } = {}): Promise<CliResult> {
-  return runCli(dataDir, args, { ...opts, env: { NODE_OPTIONS: '' } })
-}
-
-/** Like cli with --json, failing loudly when the command fails. */
-async function cliOk (dataDir: string, args: string[], opts: { stdin?: string } = {}): Promise<any> {
-  const r = await cli(dataDir, ['--json', ...args], opts)
-  if (r.code !== 0) throw new Error(`packyard ${args.join(' ')} failed (${r.code}): ${r.stderr}`)
-  return r.json
-}
+const cli = runCliQuick
+const cliOk = cliJsonQuick
 
 type Json = Record<string, any>
 
