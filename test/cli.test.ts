@@ -1,7 +1,7 @@
 import t, { type Test } from 'tap'
-import { existsSync } from 'node:fs'
+import { existsSync, readFileSync } from 'node:fs'
 import path from 'node:path'
-import { basic, runCliQuick, cliJsonQuick, spawnCli, buildTestApp, tempDir, writePackageZip, type CliResult } from './helpers/harness.js'
+import { basic, runCliQuick, cliJsonQuick, spawnCli, ROOT, buildTestApp, tempDir, writePackageZip, type CliResult } from './helpers/harness.js'
 import { loadConfig } from '../src/config.js'
 import { createContext } from '../src/context.js'
 import { inParallel } from './helpers/util.js'
@@ -257,4 +257,12 @@ t.test('account password: sets a new password from stdin and signs the account o
   t.equal(text.stdout, 'set the password of alice (1 sessions ended)\n', 'the login with the new password above is ended too')
   assertUserError(t, await cli(dataDir, ['account', 'password', 'alice'], { stdin: 'short\n' }), 1, /password/, 'a short password')
   assertUserError(t, await cli(dataDir, ['account', 'password', 'nobody'], { stdin: `${newPassword}\n` }), 1, /nobody/, 'an unknown account')
+})
+
+t.test('-V prints the version from package.json', async (t) => {
+  const { version } = JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { version: string }
+  const r = await cli(tempDir(t), ['-V'])
+  t.equal(r.code, 0)
+  t.equal(r.stdout, `${version}\n`)
+  t.equal(r.stderr, '')
 })
