@@ -2,20 +2,13 @@
 # Run:   docker run -d -p 8080:8080 -v packyard-data:/app/storage packyard
 # Admin: docker exec <container> packyard account create alice
 
-# Node.js 24 (LTS) with better-sqlite3 13, while the project itself (package.json and its lock)
-# stays on better-sqlite3 12 because it supports Node 20 and 13 needs Node >= 22. The split is
-# deliberate: better-sqlite3 12 aborts on Node >= 24.19 when the GC finalizes a statement outside
-# a JavaScript context ("Assertion failed: (env) != nullptr" in RemoveEnvironmentCleanupHook,
-# WiseLibs/better-sqlite3#1515; here `packyard serve` died at start-up on 24.21), and 13, a
-# rewrite on N-API, fixes it. So the build stage pins better-sqlite3 in the image's copy of
-# package.json and lets npm re-resolve the lock for that one package; every other dependency
-# is installed at the version package-lock.json records. Packyard uses no API that changed
-# between 12 and 13. NODE_MAJOR must be 22 or newer for better-sqlite3 13.
+# Node.js 24 (LTS), the same major the tests and CI run on, and the dependencies exactly as
+# package-lock.json records them (`npm ci`): the image ships what was tested. better-sqlite3 13
+# ships prebuilt N-API addons for linux x64/arm64 (glibc and musl), so no compiler is needed.
 ARG NODE_MAJOR=24
 
 # --- build: install dependencies, compile TypeScript, then drop dev dependencies
 FROM node:${NODE_MAJOR}-bookworm-slim AS build
-ARG BETTER_SQLITE3_VERSION=13.2.0
 # tini is only fetched here; the runtime stage copies its static binary and needs no apt.
 # No compiler: better-sqlite3 13 ships prebuilt N-API addons for linux x64/arm64 (glibc, musl)
 RUN apt-get update \
@@ -23,8 +16,9 @@ RUN apt-get update \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
 COPY package.json package-lock.json ./
-RUN npm pkg set "dependencies.better-sqlite3=${BETTER_SQLITE3_VERSION}" \
- && npm install --no-audit --no-fund
+# --ignore-scripts: the `prepare` build needs the sources, copied below; no dependency has an
+# install step (better-sqlite3 13 loads its prebuilt addon from prebuilds/)
+RUN npm ci --ignore-scripts --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
 RUN npm run build \

@@ -3,10 +3,10 @@ import Database from 'better-sqlite3'
 import { createHash } from 'node:crypto'
 import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
-import { basic, runCliQuick, cliJsonQuick, buildTestApp, makeZip, tempDir, writePackageZip, type CliResult } from './helpers/harness.js'
-import { loadConfig } from '../src/config.js'
-import { createContext, type Context } from '../src/context.js'
-import { inParallel } from './helpers/util.js'
+import { basic, runCliQuick, cliJsonQuick, buildTestApp, makeZip, tempDir, writePackageZip, type CliResult } from '../helpers/harness.js'
+import { loadConfig } from '../../src/config.js'
+import { createContext, type Context } from '../../src/context.js'
+import { inParallel } from '../helpers/util.js'
 
 const cli = runCliQuick
 const cliOk = cliJsonQuick

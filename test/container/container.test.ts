@@ -7,8 +7,8 @@ import { spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { existsSync, readFileSync } from 'node:fs'
 import path from 'node:path'
-import { composerProject, ROOT, tempDir, writePackageZip } from './helpers/harness.js'
-import { hasTool, requireTools } from './helpers/tools.js'
+import { composerProject, ROOT, tempDir, writePackageZip } from '../helpers/harness.js'
+import { hasTool, requireTools } from '../helpers/tools.js'
 
 // A first build on a fresh machine (base image, npm install in the build stage) takes minutes.
 t.setTimeout(45 * 60 * 1000)
@@ -69,6 +69,9 @@ t.test('the Docker image: build, run with a volume, publish, composer install, r
   const major = /^ARG NODE_MAJOR=(\d+)$/m.exec(readFileSync(path.join(ROOT, 'Dockerfile'), 'utf8'))?.[1] ?? '24'
   const base = await must('bash', [path.join(SHARED, 'base-image.sh'), major], { timeoutMs: 20 * 60 * 1000 })
   t.comment(`base image: ${base.stdout.trim()} (${base.ms} ms)`)
+  // Images without a tag from before the build are someone else's; those the build leaves (its
+  // build stage) are removed at the end with the image itself.
+  const danglingBefore = new Set((await run('podman', ['images', '-q', '--no-trunc', '--filter', 'dangling=true'])).stdout.split('\n').filter((x) => x !== ''))
   const build = await run('podman', ['build', '--pull=never', '--format', 'docker', '-t', IMAGE, ROOT], { timeoutMs: 30 * 60 * 1000 })
   t.equal(build.code, 0, `podman build (${Math.round(build.ms / 1000)} s)`, { output: (build.stdout + build.stderr).slice(-4000) })
   if (build.code !== 0) return
@@ -98,6 +101,10 @@ t.test('the Docker image: build, run with a volume, publish, composer install, r
     }
     for (const c of containers) await run('podman', ['rm', '-f', '-t', '0', c])
     for (const v of [volume, backups, restored]) await run('podman', ['volume', 'rm', '-f', v])
+    // Leave no image behind: the tagged image and the untagged build stage it came from.
+    await run('podman', ['rmi', '-f', IMAGE])
+    const dangling = (await run('podman', ['images', '-q', '--no-trunc', '--filter', 'dangling=true'])).stdout.split('\n').filter((x) => x !== '' && !danglingBefore.has(x))
+    if (dangling.length > 0) await run('podman', ['rmi', '-f', ...dangling])
   })
 
   /** Starts a container of the image on a data volume, with the backups volume; returns its base URL. */

@@ -1,8 +1,8 @@
 import t from 'tap'
 import { spawnSync } from 'node:child_process'
 import path from 'node:path'
-import { BIN, runCli, tempDir, writePackageZip } from './helpers/harness.js'
-import { requireTools } from './helpers/tools.js'
+import { BIN, runCli, tempDir, writePackageZip } from '../helpers/harness.js'
+import { requireTools } from '../helpers/tools.js'
 
 async function threeArchives (dir: string): Promise<string[]> {
   return await Promise.all([1, 2, 3].map((i) => writePackageZip(dir, { name: `acme/progress${i}`, version: `1.0.${i}` })))

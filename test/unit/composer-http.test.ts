@@ -5,9 +5,9 @@ import http from 'node:http'
 import path from 'node:path'
 import type { AddressInfo } from 'node:net'
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify'
-import { basic, buildTestApp, runCli, tempDir, writePackageZip, type TestApp } from './helpers/harness.js'
-import type { ConfigInput } from '../src/config.js'
-import { expand } from './helpers/util.js'
+import { basic, buildTestApp, runCli, tempDir, writePackageZip, type TestApp } from '../helpers/harness.js'
+import type { ConfigInput } from '../../src/config.js'
+import { expand } from '../helpers/util.js'
 
 type Json = Record<string, any>
 type Headers = Record<string, string>

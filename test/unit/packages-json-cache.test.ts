@@ -1,5 +1,5 @@
 import t from 'tap'
-import { basic, buildTestApp, cliJson, tempDir, writePackageZip } from './helpers/harness.js'
+import { basic, buildTestApp, cliJson, tempDir, writePackageZip } from '../helpers/harness.js'
 
 // packages.json is cached per account; changes made by another process (the CLI) must
 // still show on the very next request.

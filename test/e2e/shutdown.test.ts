@@ -6,7 +6,7 @@ import path from 'node:path'
 import { Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import yazl from 'yazl'
-import { basic, cliJson, startServer, tempDir, type ServerProcess } from './helpers/harness.js'
+import { basic, cliJson, startServer, tempDir, type ServerProcess } from '../helpers/harness.js'
 
 const MiB = 1024 * 1024
 

@@ -4,10 +4,10 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { spawnSync } from 'node:child_process'
 import type { FastifyInstance } from 'fastify'
-import { basic, cliJson, runCli, startServer, tempDir, ROOT } from './helpers/harness.js'
-import { requireTools } from './helpers/tools.js'
-import { parseRange } from '../src/routes/downloads.js'
-import { versionMatcher } from '../src/services/downloads.js'
+import { basic, cliJson, runCli, startServer, tempDir, ROOT } from '../helpers/harness.js'
+import { requireTools } from '../helpers/tools.js'
+import { parseRange } from '../../src/routes/downloads.js'
+import { versionMatcher } from '../../src/services/downloads.js'
 
 const hash = (algo: string, b: Buffer): string => createHash(algo).update(b).digest('hex')
 
@@ -49,8 +49,8 @@ async function get (app: FastifyInstance, url: string, cred: Cred | undefined, h
 
 t.test('downloads API in-process: listings, JSON feed, editions and grants, ranges, 401s', async (t) => {
   const { dataDir, files, alice, bob } = await seed(t)
-  const { buildApp } = await import('../src/app.js')
-  const { loadConfig } = await import('../src/config.js')
+  const { buildApp } = await import('../../src/app.js')
+  const { loadConfig } = await import('../../src/config.js')
   const app = await buildApp(loadConfig({}, { dataDir, logLevel: 'silent' }))
   t.teardown(() => app.close())
 

@@ -2,12 +2,12 @@ import t from 'tap'
 import Database from 'better-sqlite3'
 import { mkdirSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
-import { tempDir } from './helpers/harness.js'
-import { buildPackageMetadata, minify, versionDocument, withBaseUrl, BASE_URL_TOKEN } from '../src/composer/metadata.js'
-import { ConfigError, loadConfig } from '../src/config.js'
-import { generateKey, generateMageId, hashPassword, hashSecret, KEY_PATTERN, secretMatches, verifyPassword } from '../src/services/secrets.js'
-import { migrate, openDatabase } from '../src/db/database.js'
-import { expand } from './helpers/util.js'
+import { tempDir } from '../helpers/harness.js'
+import { buildPackageMetadata, minify, versionDocument, withBaseUrl, BASE_URL_TOKEN } from '../../src/composer/metadata.js'
+import { ConfigError, loadConfig } from '../../src/config.js'
+import { generateKey, generateMageId, hashPassword, hashSecret, KEY_PATTERN, secretMatches, verifyPassword } from '../../src/services/secrets.js'
+import { migrate, openDatabase } from '../../src/db/database.js'
+import { expand } from '../helpers/util.js'
 
 type Json = Record<string, unknown>
 
@@ -304,15 +304,15 @@ t.test('migrate()', async (t) => {
 })
 
 t.test('the CLI refuses a Node.js older than package.json engines, with a clear message', async (t) => {
-  const { unsupportedNode } = await import('../src/cli.js')
+  const { unsupportedNode } = await import('../../src/cli.js')
   t.equal(unsupportedNode(process.versions.node), undefined, 'this Node is supported')
-  t.match(unsupportedNode('18.19.0'), /^Packyard needs Node\.js >=20\.19; this is 18\.19\.0$/)
-  t.match(unsupportedNode('20.18.3'), /needs Node\.js/)
+  t.match(unsupportedNode('20.19.0'), /^Packyard needs Node\.js >=24; this is 20\.19\.0$/)
+  t.match(unsupportedNode('22.12.0'), /needs Node\.js/)
   t.equal(unsupportedNode('24.0.0'), undefined)
 })
 
 t.test('release version filters match like a shell glob, in linear time', async (t) => {
-  const { globMatch, versionMatcher } = await import('../src/services/downloads.js')
+  const { globMatch, versionMatcher } = await import('../../src/services/downloads.js')
   const m = versionMatcher('2.4.*')
   t.ok(m('2.4.6-p3'))
   t.ok(m('2.4.'))

@@ -2,7 +2,7 @@ import t from 'tap'
 import { mkdirSync } from 'node:fs'
 import path from 'node:path'
 import Database from 'better-sqlite3'
-import { basic, buildTestApp, cliJson, runCli, tempDir, writePackageZip } from './helpers/harness.js'
+import { basic, buildTestApp, cliJson, runCli, tempDir, writePackageZip } from '../helpers/harness.js'
 
 t.test('HEAD on an archive answers its headers without reading it or counting a download', async (t) => {
   const { app } = await buildTestApp(t)

@@ -4,8 +4,8 @@ import t from 'tap'
 import Database from 'better-sqlite3'
 import { copyFileSync, mkdirSync, readdirSync } from 'node:fs'
 import path from 'node:path'
-import { migrate } from '../src/db/database.js'
-import { ROOT, runCli, startServer, tempDir } from './helpers/harness.js'
+import { migrate } from '../../src/db/database.js'
+import { ROOT, runCli, startServer, tempDir } from '../helpers/harness.js'
 
 const MIGRATIONS = path.join(ROOT, 'migrations')
 const latest = Math.max(...readdirSync(MIGRATIONS).filter((f) => /^\d{3}-.*\.sql$/.test(f)).map((f) => Number(f.slice(0, 3))))

@@ -1,8 +1,8 @@
 import t from 'tap'
 import { existsSync, readFileSync } from 'node:fs'
 import path from 'node:path'
-import { cliJson, composerProject, startServer, tempDir, writePackageZip } from './helpers/harness.js'
-import { requireTools } from './helpers/tools.js'
+import { cliJson, composerProject, startServer, tempDir, writePackageZip } from '../helpers/harness.js'
+import { requireTools } from '../helpers/tools.js'
 
 t.test('composer require installs a package and its dependency', async (t) => {
   if (!requireTools(t, 'composer', 'php', 'unzip')) return

@@ -4,8 +4,8 @@ import { readFileSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { spawnSync } from 'node:child_process'
 import { chromium, type Browser, type Page } from 'playwright-core'
-import { cliJson, composerProject, startServer, tempDir, writePackageZip } from './helpers/harness.js'
-import { requireTools } from './helpers/tools.js'
+import { cliJson, composerProject, startServer, tempDir, writePackageZip } from '../helpers/harness.js'
+import { requireTools } from '../helpers/tools.js'
 
 const PASSWORD = 'correct horse battery'
 const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync']

@@ -1,6 +1,6 @@
 import t from 'tap'
-import { basic, buildTestApp, cliJson, composerProject, startServer, tempDir, writePackageZip } from './helpers/harness.js'
-import { requireTools } from './helpers/tools.js'
+import { basic, buildTestApp, cliJson, composerProject, startServer, tempDir, writePackageZip } from '../helpers/harness.js'
+import { requireTools } from '../helpers/tools.js'
 
 /** The value of one sample line `name{labels} value`, or undefined when absent. */
 function sample (text: string, name: string, labels: Record<string, string>): number | undefined {

@@ -3,8 +3,8 @@ import { createHash } from 'node:crypto'
 import { copyFileSync, existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { spawnSync } from 'node:child_process'
-import { cliJson, composerProject, runCli, startServer, tempDir, writePackageZip, type ComposerProject, type ServerProcess } from './helpers/harness.js'
-import { requireTools } from './helpers/tools.js'
+import { cliJson, composerProject, runCli, startServer, tempDir, writePackageZip, type ComposerProject, type ServerProcess } from '../helpers/harness.js'
+import { requireTools } from '../helpers/tools.js'
 
 /*
  * The real Composer client against a real `packyard serve`. One server and one data

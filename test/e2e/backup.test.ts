@@ -4,8 +4,8 @@ import { spawn } from 'node:child_process'
 import { createHash, randomBytes } from 'node:crypto'
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs'
 import path from 'node:path'
-import { cliJson, composerProject, runCli, startServer, tempDir, writePackageZip } from './helpers/harness.js'
-import { requireTools } from './helpers/tools.js'
+import { cliJson, composerProject, runCli, startServer, tempDir, writePackageZip } from '../helpers/harness.js'
+import { requireTools } from '../helpers/tools.js'
 
 function sha1File (file: string): string {
   return createHash('sha1').update(readFileSync(file)).digest('hex')

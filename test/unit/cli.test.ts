@@ -1,10 +1,10 @@
 import t, { type Test } from 'tap'
 import { existsSync, readFileSync } from 'node:fs'
 import path from 'node:path'
-import { basic, runCliQuick, cliJsonQuick, spawnCli, ROOT, buildTestApp, tempDir, writePackageZip, type CliResult } from './helpers/harness.js'
-import { loadConfig } from '../src/config.js'
-import { createContext } from '../src/context.js'
-import { inParallel } from './helpers/util.js'
+import { basic, runCliQuick, cliJsonQuick, spawnCli, ROOT, buildTestApp, tempDir, writePackageZip, type CliResult } from '../helpers/harness.js'
+import { loadConfig } from '../../src/config.js'
+import { createContext } from '../../src/context.js'
+import { inParallel } from '../helpers/util.js'
 
 const cli = runCliQuick
 const cliOk = cliJsonQuick
@@ -234,7 +234,7 @@ t.test('--data-dir and PACKYARD_DATA_DIR choose the data directory', async (t) =
 })
 
 t.test('account password: sets a new password from stdin and signs the account out everywhere', async (t) => {
-  const { browser } = await import('./helpers/web.js')
+  const { browser } = await import('../helpers/web.js')
   const { app, dataDir } = await buildTestApp(t)
   const oldPassword = 'correct horse battery'
   const newPassword = 'a brand new passphrase'

@@ -3,9 +3,9 @@ import http from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { existsSync } from 'node:fs'
 import path from 'node:path'
-import { basic, buildTestApp, cliJson, composerProject, startServer, tempDir, writePackageZip } from './helpers/harness.js'
-import { requireTools } from './helpers/tools.js'
-import type { ConfigInput } from '../src/config.js'
+import { basic, buildTestApp, cliJson, composerProject, startServer, tempDir, writePackageZip } from '../helpers/harness.js'
+import { requireTools } from '../helpers/tools.js'
+import type { ConfigInput } from '../../src/config.js'
 
 interface Urls { metadataUrl: string, notifyBatch: string, search: string, dist: string }
 
@@ -78,7 +78,7 @@ t.test('PACKYARD_TRUST_PROXY=<addresses>: only those proxies are believed', asyn
 })
 
 t.test('bad proxy settings are refused at start-up', async (t) => {
-  const { loadConfig } = await import('../src/config.js')
+  const { loadConfig } = await import('../../src/config.js')
   t.throws(() => loadConfig({ PACKYARD_TRUST_PROXY: 'sometimes' }), /invalid PACKYARD_TRUST_PROXY/)
   t.throws(() => loadConfig({ PACKYARD_PUBLIC_URL: 'packages.example.com' }), /invalid PACKYARD_PUBLIC_URL/)
   t.throws(() => loadConfig({ PACKYARD_PUBLIC_URL: 'ftp://packages.example.com' }), /use http or https/)

@@ -9,8 +9,8 @@ import {
   normalizeVersion,
   sortVersionsDescending,
   versionStability
-} from '../src/composer/version.js'
-import { requireTools } from './helpers/tools.js'
+} from '../../src/composer/version.js'
+import { requireTools } from '../helpers/tools.js'
 
 const AUTOLOAD = '/usr/share/php/Composer/Semver/autoload.php'
 
