@@ -1,4 +1,15 @@
 #!/usr/bin/env node
-import { main } from '../dist/cli.js'
+import { existsSync } from 'node:fs'
+import { fileURLToPath } from 'node:url'
 
-process.exitCode = await main(process.argv.slice(2))
+// The command runs the compiled TypeScript; a checkout without a build gets one line, not a stack trace.
+const entry = new URL('../dist/cli/main.js', import.meta.url)
+const root = fileURLToPath(new URL('..', import.meta.url))
+
+if (existsSync(entry)) {
+  const { main } = await import(entry.href)
+  process.exitCode = await main(process.argv.slice(2))
+} else {
+  process.stderr.write(`packyard: the build output (dist/) is missing; run \`npm run build\` (or \`npm ci\`) in ${root}\n`)
+  process.exitCode = 1
+}

@@ -4,9 +4,15 @@ import { createAccountsRepository } from './repositories/accounts.js'
 import { createAccessKeysRepository } from './repositories/access-keys.js'
 import { createPackagesRepository } from './repositories/packages.js'
 import { createArchiveStore } from './repositories/archive-store.js'
+import { createBackupsRepository } from './repositories/backups.js'
+import { createHealthRepository } from './repositories/health.js'
+import { createTransactional } from './repositories/transaction.js'
 import { createAccountService } from './services/accounts.js'
 import { createAccessKeyService, createUsageTracker } from './services/access-keys.js'
+import { createBackupService } from './services/backup.js'
 import { createCatalogService } from './services/catalog.js'
+import { createGrantService } from './services/grants.js'
+import { createHealthService } from './services/health.js'
 import { createSessionsRepository } from './repositories/sessions.js'
 import { createDownloadTokensRepository } from './repositories/download-tokens.js'
 import { createReleasesRepository } from './repositories/releases.js'
@@ -17,6 +23,7 @@ import { loadKeyVault } from './services/key-vault.js'
 /**
  * The domain half of the composition root: opens this instance's database and wires
  * repositories into services. buildApp adds HTTP on top; the CLI uses it directly.
+ * Only the services leave this function: the database and repositories stay inside.
  */
 export function createContext (config: Config) {
   // Before the database opens, so an unreadable key file leaves nothing to close.
@@ -29,23 +36,28 @@ export function createContext (config: Config) {
     packages: createPackagesRepository(db),
     sessions: createSessionsRepository(db),
     downloadTokens: createDownloadTokensRepository(db),
-    releases: createReleasesRepository(db)
+    releases: createReleasesRepository(db),
+    backups: createBackupsRepository(db),
+    health: createHealthRepository(db)
   }
   const usage = createUsageTracker({ keys: repos.keys, flushMs: config.lastUsedFlushMs })
+  const accounts = createAccountService({ accounts: repos.accounts })
+  const transaction = createTransactional(db)
+  const catalog = createCatalogService({ transaction, packages: repos.packages, store })
+  const downloads = createDownloadsService({ transaction, accounts: repos.accounts, tokens: repos.downloadTokens, releases: repos.releases, store })
   const services = {
-    accounts: createAccountService({ accounts: repos.accounts }),
+    accounts,
     keys: createAccessKeyService({ keys: repos.keys, usage, vault }),
-    catalog: createCatalogService({ db, packages: repos.packages, store }),
+    catalog,
     sessions: createSessionService({ sessions: repos.sessions }),
-    downloads: createDownloadsService({ db, accounts: repos.accounts, tokens: repos.downloadTokens, releases: repos.releases, store })
+    downloads,
+    grants: createGrantService({ accounts, catalog, downloads }),
+    health: createHealthService({ health: repos.health }),
+    backups: createBackupService({ backups: repos.backups, store, dataDir: config.dataDir })
   }
   let closed = false
   return {
     config,
-    db,
-    store,
-    repos,
-    usage,
     ...services,
     close (): void {
       if (closed) return

@@ -17,7 +17,14 @@ const REAP_IDLE_MS = 100
  */
 export async function runServer (config: Config, opts: { shutdownTimeoutMs?: number } = {}): Promise<RunningServer> {
   const app = await buildApp(config)
-  const url = await app.listen({ host: config.host, port: config.port })
+  let url: string
+  try {
+    url = await app.listen({ host: config.host, port: config.port })
+  } catch (err) {
+    // Not listening (port taken, address not ours): close the database before reporting it.
+    await app.close()
+    throw err
+  }
   const timeoutMs = opts.shutdownTimeoutMs ?? config.shutdownTimeoutMs
   let closing: Promise<void> | undefined
   let forced = false

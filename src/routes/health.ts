@@ -1,10 +1,7 @@
 import type { FastifyInstance } from 'fastify'
-import type { Db } from '../db/database.js'
+import type { HealthService } from '../services/health.js'
 
-export default async function healthRoutes (app: FastifyInstance, opts: { db: Db }): Promise<void> {
-  const ping = opts.db.prepare('SELECT 1')
-  app.get('/healthz', async () => {
-    ping.get()
-    return { status: 'ok' }
-  })
+export default async function healthRoutes (app: FastifyInstance, opts: { health: HealthService }): Promise<void> {
+  const { health } = opts
+  app.get('/healthz', async () => health.check())
 }

@@ -1,10 +1,8 @@
-import Database from 'better-sqlite3'
 import { constants } from 'node:fs'
 import { copyFile, mkdir, open, realpath, rename, rm, stat } from 'node:fs/promises'
 import path from 'node:path'
-import type { Db } from '../db/database.js'
 import type { ArchiveStore } from '../repositories/archive-store.js'
-import { createBackupQueries } from '../repositories/backups.js'
+import type { BackupsRepository } from '../repositories/backups.js'
 import { errors } from '../errors.js'
 
 export const BACKUP_DB_FILE = 'packyard.sqlite'
@@ -23,8 +21,7 @@ export interface BackupResult {
   bytes: number
 }
 
-/** sqlite3_backup_step with this many pages copies everything in one step: one read snapshot, no restarts. */
-const ALL_PAGES = 0x7fffffff
+interface BackupDeps { backups: BackupsRepository, store: ArchiveStore, dataDir: string }
 
 async function fsyncPath (file: string): Promise<void> {
   const fh = await open(file, 'r')
@@ -45,11 +42,11 @@ async function sizeOf (file: string): Promise<number | undefined> {
  * 3. Only then does the database copy get its final name: a backup directory with a
  *    packyard.sqlite is complete.
  */
-export async function backupDataDir (deps: { db: Db, store: ArchiveStore, dataDir: string }, target: string): Promise<BackupResult> {
+async function backupDataDir (deps: BackupDeps, target: string): Promise<BackupResult> {
   const dir = path.resolve(target)
   await mkdir(dir, { recursive: true })
   if (await realpath(dir) === await realpath(deps.dataDir)) {
-    throw errors.invalidArgument(`backup directory ${dir} is the data directory; choose another directory`)
+    throw errors.badRequest(`backup directory ${dir} is the data directory; choose another directory`)
   }
   const archiveDir = path.join(dir, 'archives')
   await mkdir(archiveDir, { recursive: true })
@@ -70,22 +67,9 @@ export async function backupDataDir (deps: { db: Db, store: ArchiveStore, dataDi
   }
 }
 
-async function copyInto (deps: { db: Db, store: ArchiveStore, dataDir: string }, partial: string, archiveDir: string): Promise<Omit<BackupResult, 'dir' | 'database'>> {
-  await deps.db.backup(partial, { progress: () => ALL_PAGES })
-  const snapshot = new Database(partial)
-  let referenced: string[]
-  let info: Pick<BackupResult, 'schemaVersion' | 'packages' | 'versions'>
-  try {
-    // A self-contained file: no -wal/-shm beside it. The server turns WAL on again when it opens it.
-    snapshot.pragma('journal_mode = DELETE')
-    const q = createBackupQueries(snapshot)
-    const integrity = q.integrityCheck()
-    if (integrity !== 'ok') throw errors.conflict(`the database copy failed its integrity check: ${integrity}`)
-    referenced = q.referencedArchives()
-    info = { schemaVersion: q.schemaVersion(), ...q.counts() }
-  } finally {
-    snapshot.close()
-  }
+async function copyInto (deps: BackupDeps, partial: string, archiveDir: string): Promise<Omit<BackupResult, 'dir' | 'database'>> {
+  const { integrity, referencedArchives: referenced, ...info } = await deps.backups.snapshot(partial)
+  if (integrity !== 'ok') throw errors.conflict(`the database copy failed its integrity check: ${integrity}`)
 
   let bytes = 0
   let copied = 0
@@ -111,3 +95,12 @@ async function copyInto (deps: { db: Db, store: ArchiveStore, dataDir: string },
   }
   return { ...info, archives: inBackup.size, copied, bytes }
 }
+
+/** `packyard backup <dir>`: a consistent copy of this instance's data directory. */
+export function createBackupService (deps: BackupDeps) {
+  return {
+    run: (target: string): Promise<BackupResult> => backupDataDir(deps, target)
+  }
+}
+
+export type BackupService = ReturnType<typeof createBackupService>

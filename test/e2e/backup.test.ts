@@ -81,10 +81,12 @@ t.test('a backup taken while publishing restores into a working server', async (
   db.close()
   t.equal(versions.length + 1, result.versions)
   t.ok(versions.length >= 3, `${versions.length} acme/stream versions in the backup`)
-  for (const v of versions) {
+  // One assertion for all versions, so the test count does not depend on how many were captured.
+  const archiveMismatches = versions.filter((v) => {
     const file = path.join(backupDir, 'archives', v.sha256.slice(0, 2), `${v.sha256}.zip`)
-    t.equal(existsSync(file) ? sha1File(file) : 'missing', v.shasum, `archive of ${v.version}`)
-  }
+    return !existsSync(file) || sha1File(file) !== v.shasum
+  }).map((v) => v.version)
+  t.same(archiveMismatches, [], `every archive in the backup has its recorded SHA-1 (${versions.length} versions)`)
   t.same(readdirSync(backupDir).sort(), ['archives', 'packyard.sqlite'], 'nothing partial left behind')
 
   // Restore into a fresh data directory and install from it with the real Composer client.

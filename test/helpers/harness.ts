@@ -7,6 +7,7 @@ import yazl from 'yazl'
 import type { FastifyInstance } from 'fastify'
 import { loadConfig, type Config, type ConfigInput } from '../../src/config.js'
 import { buildApp } from '../../src/app.js'
+import { main } from '../../src/cli/main.js'
 
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url))
 export const BIN = path.join(ROOT, 'bin', 'packyard.js')
@@ -92,12 +93,39 @@ export function runCli (dataDir: string, args: string[], opts: SpawnCliOptions =
   return spawnCli(['--data-dir', dataDir, ...args], opts)
 }
 
-/**
- * runCli without tap's per-process coverage hook (NODE_OPTIONS): for files that start many
- * short processes, where the hook doubles the cost of each.
- */
+export interface InProcessCliOptions {
+  stdin?: string
+  /** The command's whole environment (nothing is inherited from this process). */
+  env?: Record<string, string>
+  /** Where relative paths resolve; this process's cwd when unset. */
+  cwd?: string
+}
+
+/** Runs `packyard <args>` through main(argv, io) in this process, capturing its output. */
+export async function mainInProcess (args: string[], opts: InProcessCliOptions = {}): Promise<CliResult> {
+  let stdout = ''
+  let stderr = ''
+  const code = await main(args, {
+    stdout: (s) => { stdout += s },
+    stderr: (s) => { stderr += s },
+    stdin: async () => opts.stdin ?? '',
+    isTTY: false,
+    env: { ...opts.env },
+    cwd: opts.cwd ?? process.cwd()
+  })
+  let json: unknown
+  try { json = JSON.parse(stdout) } catch { json = undefined }
+  return { code, stdout, stderr, json }
+}
+
+/** `packyard <args>` in process, with PACKYARD_DATA_DIR set to `dataDir`. */
+export function cliInProcess (dataDir: string, args: string[], opts: InProcessCliOptions = {}): Promise<CliResult> {
+  return mainInProcess(args, { ...opts, env: { PACKYARD_DATA_DIR: dataDir, ...opts.env } })
+}
+
+/** The CLI in process: for files that run many commands, where a process per command is slow. */
 export function runCliQuick (dataDir: string, args: string[], opts: { stdin?: string } = {}): Promise<CliResult> {
-  return runCli(dataDir, args, { ...opts, env: { NODE_OPTIONS: '' } })
+  return cliInProcess(dataDir, args, opts)
 }
 
 /** runCliQuick with --json, failing loudly when the command fails. */

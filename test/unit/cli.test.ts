@@ -1,12 +1,14 @@
 import t, { type Test } from 'tap'
-import { existsSync, readFileSync } from 'node:fs'
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
+import net from 'node:net'
 import path from 'node:path'
-import { basic, runCliQuick, cliJsonQuick, spawnCli, ROOT, buildTestApp, tempDir, writePackageZip, type CliResult } from '../helpers/harness.js'
+import { spawn } from 'node:child_process'
+import { basic, cliInProcess, cliJsonQuick, mainInProcess, spawnCli, BIN, ROOT, buildTestApp, tempDir, writePackageZip, type CliResult } from '../helpers/harness.js'
 import { loadConfig } from '../../src/config.js'
 import { createContext } from '../../src/context.js'
 import { inParallel } from '../helpers/util.js'
 
-const cli = runCliQuick
+const cli = cliInProcess
 const cliOk = cliJsonQuick
 
 const HEX32 = /^[0-9a-f]{32}$/
@@ -25,9 +27,9 @@ function assertUserError (t: Test, r: CliResult, code: number, message: RegExp, 
   t.notMatch(r.stderr, /\bat .+:\d+:\d+|Error:|file:\/\//, `${what}: no stack trace`)
 }
 
-/** Runs bin/packyard.js with no --data-dir, in `cwd`, with exactly the given PACKYARD_* environment. */
+/** Runs the CLI with no --data-dir, in `cwd`, with exactly the given environment. */
 function runBare (cwd: string, args: string[], env: Record<string, string> = {}): Promise<CliResult> {
-  return spawnCli(args, { cwd, env, cleanEnv: true })
+  return mainInProcess(args, { cwd, env })
 }
 
 t.test('account create and list', async (t) => {
@@ -227,42 +229,109 @@ t.test('--data-dir and PACKYARD_DATA_DIR choose the data directory', async (t) =
   t.equal(relative.code, 0, relative.stderr)
   t.ok(existsSync(path.join(cwd, 'rel-data', 'packyard.sqlite')), 'a relative --data-dir resolves against the working directory')
 
-  const byDefault = await runBare(cwd, ['--json', 'account', 'list'])
+  const notYet = await runBare(cwd, ['--json', 'account', 'list'])
+  assertUserError(t, notYet, 1, new RegExp(`no data directory at ${path.join(cwd, 'storage').replace(/[.*+?^${}()|[\]\\]/g, '\\$&')};`), 'default ./storage, not created by a read')
+  const byDefault = await runBare(cwd, ['--json', 'account', 'create', 'defaultuser'])
   t.equal(byDefault.code, 0, byDefault.stderr)
-  t.same(byDefault.json, [])
   t.ok(existsSync(path.join(cwd, 'storage', 'packyard.sqlite')), 'default ./storage')
+  t.same((await runBare(cwd, ['--json', 'account', 'list'])).json.map((a: { username: string }) => a.username), ['defaultuser'])
 })
 
-t.test('account password: sets a new password from stdin and signs the account out everywhere', async (t) => {
-  const { browser } = await import('../helpers/web.js')
+t.test('account password: sets a new password from stdin', async (t) => {
   const { app, dataDir } = await buildTestApp(t)
   const oldPassword = 'correct horse battery'
   const newPassword = 'a brand new passphrase'
   await cliOk(dataDir, ['account', 'create', 'alice', '--password-stdin'], { stdin: `${oldPassword}\n` })
-  const session = browser(app)
-  t.equal((await session.submit('/account/login', '/account/login', { username: 'alice', password: oldPassword })).statusCode, 303)
-  t.equal((await session.get('/account/keys')).statusCode, 200, 'logged in')
-
-  t.same(await cliOk(dataDir, ['account', 'password', 'alice'], { stdin: `${newPassword}\n` }), { username: 'alice', sessionsEnded: 1 })
-  const after = await session.get('/account/keys')
-  t.equal(after.statusCode, 303, 'the old session is gone')
-  t.equal(after.headers.location, '/account/login?next=%2Faccount%2Fkeys')
-  const old = await browser(app).submit('/account/login', '/account/login', { username: 'alice', password: oldPassword })
-  t.equal(old.statusCode, 401, 'the old password no longer works')
-  t.equal((await browser(app).submit('/account/login', '/account/login', { username: 'alice', password: newPassword })).statusCode, 303, 'the new one does')
-  t.equal((await app.inject({ url: '/api/v1/account', headers: basic('alice', newPassword) })).statusCode, 200, 'for the API too')
+  t.same(await cliOk(dataDir, ['account', 'password', 'alice'], { stdin: `${newPassword}\n` }), { username: 'alice', sessionsEnded: 0 })
+  t.equal((await app.inject({ url: '/api/v1/account', headers: basic('alice', oldPassword) })).statusCode, 401, 'the old password no longer works')
+  t.equal((await app.inject({ url: '/api/v1/account', headers: basic('alice', newPassword) })).statusCode, 200, 'the new one does')
 
   const text = await cli(dataDir, ['account', 'password', 'alice'], { stdin: `${oldPassword}\n` })
   t.equal(text.code, 0)
-  t.equal(text.stdout, 'set the password of alice (1 sessions ended)\n', 'the login with the new password above is ended too')
+  t.equal(text.stdout, 'set the password of alice (0 sessions ended)\n')
   assertUserError(t, await cli(dataDir, ['account', 'password', 'alice'], { stdin: 'short\n' }), 1, /password/, 'a short password')
   assertUserError(t, await cli(dataDir, ['account', 'password', 'nobody'], { stdin: `${newPassword}\n` }), 1, /nobody/, 'an unknown account')
 })
 
-t.test('-V prints the version from package.json', async (t) => {
+t.test('-V and --version print the version from package.json', async (t) => {
   const { version } = JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { version: string }
-  const r = await cli(tempDir(t), ['-V'])
-  t.equal(r.code, 0)
-  t.equal(r.stdout, `${version}\n`)
-  t.equal(r.stderr, '')
+  const dataDir = tempDir(t)
+  for (const args of [['-V'], ['--version'], ['--version-info'], ['--json', '--version'], ['--data-dir', dataDir, '--version']]) {
+    const r = await cli(dataDir, args)
+    t.equal(r.code, 0, args.join(' '))
+    t.equal(r.stdout, `${version}\n`, args.join(' '))
+    t.equal(r.stderr, '', args.join(' '))
+  }
+  t.match((await cli(dataDir, ['--help'])).stdout, /--version/, 'the help mentions --version')
+  const work = tempDir(t)
+  const zip = await writePackageZip(work, { name: 'acme/widget' })
+  const [published] = await cliOk(dataDir, ['publish', zip, '--version', '3.1.0'])
+  t.equal(published.version, '3.1.0', "after a command, --version is still that command's option")
+})
+
+t.test('a data directory that is a file: one line naming it and the fix', async (t) => {
+  const file = path.join(tempDir(t), 'not-a-dir')
+  writeFileSync(file, 'x')
+  const fix = /^packyard: data directory .*not-a-dir is a file; point --data-dir or PACKYARD_DATA_DIR at a directory\n$/
+  assertUserError(t, await mainInProcess(['--data-dir', file, 'account', 'create', 'alice']), 1, fix, '--data-dir, a writing command')
+  assertUserError(t, await mainInProcess(['account', 'list'], { env: { PACKYARD_DATA_DIR: file } }), 1, fix, 'PACKYARD_DATA_DIR, a reading command')
+  assertUserError(t, await mainInProcess(['serve', '--port', '0'], { env: { PACKYARD_DATA_DIR: file } }), 1, fix, 'serve')
+  assertUserError(t, await mainInProcess(['--data-dir', path.join(file, 'sub'), 'account', 'create', 'alice']), 1, /inside a file, not a directory; point --data-dir/, 'a directory below a file')
+  t.equal(readFileSync(file, 'utf8'), 'x', 'the file is untouched')
+})
+
+t.test('commands that only read refuse a data directory that does not exist, and create nothing', async (t) => {
+  const parent = tempDir(t)
+  const missing = path.join(parent, 'typo')
+  const reads = [['account', 'list'], ['key', 'list', 'alice'], ['package', 'list'], ['release', 'list'], ['edition', 'list'], ['backup', path.join(parent, 'backup')]]
+  for (const args of reads) {
+    const r = await cli(missing, ['--json', ...args])
+    assertUserError(t, r, 1, /^packyard: no data directory at .*typo; check --data-dir \/ PACKYARD_DATA_DIR, or create it by running `packyard serve` or a command that writes\n$/, args.join(' '))
+  }
+  t.same(readdirSync(parent), [], 'nothing was created')
+  const created = await cli(missing, ['--json', 'account', 'create', 'alice'])
+  t.equal(created.code, 0, 'a writing command creates it')
+  t.ok(existsSync(path.join(missing, 'packyard.sqlite')))
+  t.same(await cliOk(missing, ['account', 'list']).then((l: Array<{ username: string }>) => l.map((a) => a.username)), ['alice'])
+})
+
+t.test('serve on a port in use: one line naming the port and the fix, and the database is closed', async (t) => {
+  const dataDir = tempDir(t)
+  const blocker = net.createServer()
+  await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve))
+  t.teardown(() => new Promise<void>((resolve) => blocker.close(() => resolve())))
+  const port = (blocker.address() as net.AddressInfo).port
+  const r = await cli(dataDir, ['serve', '--host', '127.0.0.1', '--port', String(port)], { env: { PACKYARD_LOG_LEVEL: 'silent' } })
+  assertUserError(t, r, 1, new RegExp(`^packyard: port ${port} on 127\\.0\\.0\\.1 is already in use; stop the other server or choose another port with --port or PACKYARD_PORT\n$`), 'port in use')
+  const viaEnv = await cli(dataDir, ['serve'], { env: { PACKYARD_HOST: '127.0.0.1', PACKYARD_PORT: String(port), PACKYARD_LOG_LEVEL: 'silent' } })
+  assertUserError(t, viaEnv, 1, new RegExp(`port ${port} on 127\\.0\\.0\\.1 is already in use`), 'port from PACKYARD_PORT')
+  t.equal((await cli(dataDir, ['account', 'create', 'alice'])).code, 0, 'the data directory is usable afterwards')
+})
+
+t.test('the real packyard binary (smoke test; needs npm run build)', async (t) => {
+  const dataDir = tempDir(t)
+  const quick = { env: { NODE_OPTIONS: '' } }
+  const created = await spawnCli(['--data-dir', dataDir, '--json', 'account', 'create', 'alice'], quick)
+  t.equal(created.code, 0, created.stderr)
+  t.equal(created.json?.username, 'alice')
+  const failed = await spawnCli(['--data-dir', dataDir, 'key', 'list', 'nobody'], quick)
+  assertUserError(t, failed, 1, /account "nobody" not found/, 'a user error from the real binary')
+})
+
+t.test('without a build, bin/packyard.js says so in one line', async (t) => {
+  const checkout = tempDir(t)
+  mkdirSync(path.join(checkout, 'bin'))
+  copyFileSync(BIN, path.join(checkout, 'bin', 'packyard.js'))
+  writeFileSync(path.join(checkout, 'package.json'), '{"type":"module"}')
+  const r = await new Promise<CliResult>((resolve, reject) => {
+    const child = spawn(process.execPath, [path.join(checkout, 'bin', 'packyard.js'), 'account', 'list'], { env: { ...process.env, NODE_OPTIONS: '' }, stdio: ['ignore', 'pipe', 'pipe'] })
+    let stdout = ''
+    let stderr = ''
+    child.stdout.on('data', (c: Buffer) => { stdout += c.toString() })
+    child.stderr.on('data', (c: Buffer) => { stderr += c.toString() })
+    child.on('error', reject)
+    child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr, json: undefined }))
+  })
+  assertUserError(t, r, 1, /^packyard: the build output \(dist\/\) is missing; run `npm run build` \(or `npm ci`\) in /, 'missing dist')
+  t.match(r.stderr, checkout, 'names the checkout')
 })

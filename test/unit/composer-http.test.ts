@@ -1,4 +1,5 @@
 import t, { type Test } from 'tap'
+import Database from 'better-sqlite3'
 import { createHash, randomBytes } from 'node:crypto'
 import { readdirSync, statSync } from 'node:fs'
 import http from 'node:http'
@@ -143,16 +144,22 @@ function request (app: FastifyInstance, probe: Probe, headers: Headers) {
   })
 }
 
+/** A read-only connection of the test's own, to look at rows the app wrote. */
+function readDb<T> (app: FastifyInstance, read: (db: Database.Database) => T): T {
+  const db = new Database(app.ctx.config.dbPath, { readonly: true })
+  try { return read(db) } finally { db.close() }
+}
+
 function downloadsOf (app: FastifyInstance, name: string, normalized: string): number {
-  const row = app.ctx.db.prepare(
+  const row = readDb(app, (db) => db.prepare(
     'SELECT v.downloads AS n FROM versions v JOIN packages p ON p.id = v.package_id WHERE p.name = ? AND v.version_normalized = ?'
-  ).get(name, normalized) as { n: number } | undefined
+  ).get(name, normalized)) as { n: number } | undefined
   if (row === undefined) throw new Error(`no version ${name} ${normalized}`)
   return row.n
 }
 
 function lastUsedInDb (app: FastifyInstance, keyId: number): string | null {
-  return (app.ctx.db.prepare('SELECT last_used_at AS at FROM access_keys WHERE id = ?').get(keyId) as { at: string | null }).at
+  return (readDb(app, (db) => db.prepare('SELECT last_used_at AS at FROM access_keys WHERE id = ?').get(keyId)) as { at: string | null }).at
 }
 
 function filesUnder (dir: string): string[] {
@@ -309,7 +316,7 @@ t.test('A. authentication on every repository URL', async (t) => {
     t.equal(lastUsedInDb(s.app, s.alice.keyId), null, 'no write on the request path')
     const pending = s.app.ctx.keys.list(s.alice.accountId)[0]!.lastUsedAt
     t.type(pending, 'string', 'key list already shows the pending time')
-    s.app.ctx.usage.flush()
+    s.app.ctx.keys.flushUsage()
     t.equal(lastUsedInDb(s.app, s.alice.keyId), pending, 'flush writes it')
 
     t.equal((await s.app.inject({ url: '/packages.json', headers: auth(s.bob) })).statusCode, 200)

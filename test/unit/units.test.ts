@@ -12,7 +12,7 @@ import { expand } from '../helpers/util.js'
 type Json = Record<string, unknown>
 
 t.test('minify()', async (t) => {
-  t.test('the example of COMPOSER-PROTOCOL.md §2.3, byte for byte', async (t) => {
+  t.test('the example of docs/composer-protocol.md §2.3, byte for byte', async (t) => {
     const expanded: Json[] = [
       {
         name: 'acme/widget',
@@ -304,7 +304,7 @@ t.test('migrate()', async (t) => {
 })
 
 t.test('the CLI refuses a Node.js older than package.json engines, with a clear message', async (t) => {
-  const { unsupportedNode } = await import('../../src/cli.js')
+  const { unsupportedNode } = await import('../../src/cli/main.js')
   t.equal(unsupportedNode(process.versions.node), undefined, 'this Node is supported')
   t.match(unsupportedNode('20.19.0'), /^Packyard needs Node\.js >=24; this is 20\.19\.0$/)
   t.match(unsupportedNode('22.12.0'), /needs Node\.js/)
