@@ -9,7 +9,10 @@ const DURATION_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 1
  * tests run many apps in one process). Route labels are route patterns, never raw URLs,
  * so package names in paths cannot blow up the series count.
  */
-export function createMetrics (opts: { authFailureReasons?: readonly string[] } = {}) {
+/** Where a sign-in failed: Composer keys, the account pages, the JSON API, the downloads API. */
+export type AuthSurface = 'composer' | 'pages' | 'api' | 'downloads'
+
+export function createMetrics (opts: { authFailureReasons?: Partial<Record<AuthSurface, readonly string[]>> } = {}) {
   const register = new Registry()
   collectDefaultMetrics({ register })
   const requests = new Counter({
@@ -27,8 +30,8 @@ export function createMetrics (opts: { authFailureReasons?: readonly string[] } 
   })
   const authFailures = new Counter({
     name: 'packyard_auth_failures_total',
-    help: 'Rejected repository credentials, by reason (missing, malformed, unknown, wrong_secret, disabled)',
-    labelNames: ['reason'] as const,
+    help: 'Rejected sign-ins, by surface (composer, pages, api, downloads) and reason (e.g. missing, wrong_secret, wrong_password, throttled)',
+    labelNames: ['surface', 'reason'] as const,
     registers: [register]
   })
   const archiveDownloads = new Counter({
@@ -38,7 +41,9 @@ export function createMetrics (opts: { authFailureReasons?: readonly string[] } 
     registers: [register]
   })
   // Known reasons start at 0, so a rate() alert works before the first failure.
-  for (const reason of opts.authFailureReasons ?? []) authFailures.inc({ reason }, 0)
+  for (const [surface, reasons] of Object.entries(opts.authFailureReasons ?? {})) {
+    for (const reason of reasons) authFailures.inc({ surface, reason }, 0)
+  }
 
   return {
     contentType: register.contentType,
@@ -48,8 +53,8 @@ export function createMetrics (opts: { authFailureReasons?: readonly string[] } 
       requests.inc(labels)
       duration.observe(labels, seconds)
     },
-    authFailure (reason: string): void {
-      authFailures.inc({ reason })
+    authFailure (surface: AuthSurface, reason: string): void {
+      authFailures.inc({ surface, reason })
     },
     archiveDownload (packageName: string): void {
       archiveDownloads.inc({ package: packageName })

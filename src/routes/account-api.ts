@@ -2,12 +2,11 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import fastifyBasicAuth from '@fastify/basic-auth'
 import type { Config } from '../config.js'
 import { errors } from '../errors.js'
-import type { AccessKey } from '../repositories/access-keys.js'
-import type { Account } from '../repositories/accounts.js'
+import type { AccessKey, Account } from '../domain/accounts.js'
 import type { AccessKeyService } from '../services/access-keys.js'
 import type { AccountService } from '../services/accounts.js'
 import type { DownloadsService } from '../services/downloads.js'
-import { loggableUsername, type LoginThrottle } from '../services/login-throttle.js'
+import { checkPasswordThrottled, type LoginThrottle } from '../services/login-throttle.js'
 
 export interface AccountApiOptions {
   config: Config
@@ -15,7 +14,11 @@ export interface AccountApiOptions {
   keys: AccessKeyService
   downloads: DownloadsService
   throttle: LoginThrottle
+  onAuthFailure?: ((reason: typeof API_AUTH_FAILURES[number]) => void) | undefined
 }
+
+/** The reasons a sign-in to the API fails, as counted by the auth-failure metric. */
+export const API_AUTH_FAILURES = ['missing', 'wrong_password', 'throttled'] as const
 
 const REALM = 'Packyard account API'
 const AUTH_HELP = 'Authentication required: use HTTP Basic with your account username and password, e.g. curl -u alice:PASSWORD …'
@@ -45,23 +48,18 @@ const nameBody = {
  */
 export default async function accountApi (app: FastifyInstance, opts: AccountApiOptions): Promise<void> {
   const { accounts, keys, downloads, throttle } = opts
-  const accountOf = new WeakMap<FastifyRequest, Account>()
 
   await app.register(fastifyBasicAuth, {
     authenticate: { realm: REALM },
     async validate (username: string, password: string, request: FastifyRequest, reply: FastifyReply) {
-      const outcome = await throttle.attempt(username, request.ip, async () => await accounts.checkPassword(username, password))
-      if (outcome.throttled) {
-        request.log.info({ account: loggableUsername(accounts, username), ip: request.ip }, 'API login throttled')
-        reply.header('retry-after', String(outcome.retryAfterSeconds))
-        throw errors.tooManyRequests(`Too many failed attempts. Wait ${outcome.retryAfterSeconds} seconds and try again.`)
+      const check = await checkPasswordThrottled({ accounts, throttle }, { username, password, address: request.ip, log: request.log, action: 'API login' })
+      if (!check.ok) {
+        opts.onAuthFailure?.(check.reason)
+        if (check.reason !== 'throttled') throw errors.unauthorized('Wrong username or password.')
+        reply.header('retry-after', String(check.retryAfterSeconds))
+        throw errors.tooManyRequests(check.message)
       }
-      const account = outcome.value
-      if (account === undefined) {
-        request.log.info({ account: loggableUsername(accounts, username), ip: request.ip }, 'API login failed')
-        throw errors.unauthorized('Wrong username or password.')
-      }
-      accountOf.set(request, account)
+      request.principal = { accountId: check.account.id, via: 'password' }
     }
   })
 
@@ -76,13 +74,22 @@ export default async function accountApi (app: FastifyInstance, opts: AccountApi
       }
     }
     if (!/^basic /i.test(request.headers.authorization ?? '')) {
+      opts.onAuthFailure?.('missing')
       reply.header('www-authenticate', `Basic realm="${REALM}", charset="UTF-8"`)
       throw errors.unauthorized(AUTH_HELP)
     }
   })
   app.addHook('onRequest', app.basicAuth)
+  app.addHook('onError', async (_request, _reply, error) => {
+    if ((error as { code?: string }).code === 'FST_BASIC_AUTH_MISSING_OR_BAD_AUTHORIZATION_HEADER') opts.onAuthFailure?.('missing')
+  })
 
-  const me = (request: FastifyRequest): Account => accountOf.get(request)!
+  // The account as it is now (a rename or email change shows at once), from the one principal.
+  const me = (request: FastifyRequest): Account => {
+    const account = accounts.findById(request.principal!.accountId)
+    if (account === undefined) throw errors.unauthorized('Wrong username or password.')
+    return account
+  }
   const ownKey = (request: FastifyRequest<KeyParams>): AccessKey => keys.getOwned(me(request).id, request.params.publicKey)
 
   app.get('/account', async (request) => {

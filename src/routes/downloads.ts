@@ -1,15 +1,20 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import fastifyBasicAuth from '@fastify/basic-auth'
 import type { Config } from '../config.js'
-import { errors, isPackyardError } from '../errors.js'
-import type { Release } from '../repositories/releases.js'
+import { errors } from '../errors.js'
+import { classifyError, sendTextError } from '../http/errors.js'
+import type { Release } from '../domain/releases.js'
 import type { DownloadsService } from '../services/downloads.js'
 import { baseUrlOf } from './composer.js'
 
 export interface DownloadsRoutesOptions {
   config: Config
   downloads: DownloadsService
+  onAuthFailure?: ((reason: typeof DOWNLOADS_AUTH_FAILURES[number]) => void) | undefined
 }
+
+/** The reasons a sign-in to the downloads API fails, as counted by the auth-failure metric. */
+export const DOWNLOADS_AUTH_FAILURES = ['missing', 'wrong_token'] as const
 
 const REALM = 'Packyard downloads'
 const AUTH_HELP = 'use your MAGEID as the username and your Downloads Access Token as the password, e.g. curl -u MAG000000000:TOKEN …'
@@ -88,38 +93,31 @@ Examples:
  */
 export default async function downloadsRoutes (app: FastifyInstance, opts: DownloadsRoutesOptions): Promise<void> {
   const { config, downloads } = opts
-  const accountOf = new WeakMap<FastifyRequest, number>()
 
   await app.register(fastifyBasicAuth, {
     authenticate: { realm: REALM },
     async validate (mageId: string, token: string, request: FastifyRequest) {
       const accountId = downloads.authenticate(mageId, token)
       if (accountId === undefined) {
+        opts.onAuthFailure?.('wrong_token')
         request.log.info({ mageId }, 'downloads token rejected')
         throw errors.unauthorized(`Wrong MAGEID or Downloads Access Token (a replaced token stops working at once): ${AUTH_HELP}`)
       }
-      accountOf.set(request, accountId)
+      request.principal = { accountId, via: 'token' }
     }
   })
   app.addHook('onRequest', app.basicAuth)
-
-  app.setErrorHandler((err: FastifyError, request, reply) => {
-    let status = err.statusCode ?? 500
-    let message = err.message
-    if (isPackyardError(err)) {
-      status = err.statusCode
-    } else if (status === 401) {
-      message = `Authentication required: ${AUTH_HELP}`
-    } else if (status < 400 || status >= 500) {
-      request.log.error({ err }, 'downloads request failed')
-      status = 500
-      message = 'Internal server error'
-    }
-    if (status === 401 && !reply.hasHeader('www-authenticate')) reply.header('www-authenticate', `Basic realm="${REALM}", charset="UTF-8"`)
-    return reply.code(status).type('text/plain; charset=utf-8').send(`Error: ${message}\n`)
+  app.addHook('onError', async (_request, _reply, error) => {
+    if ((error as { code?: string }).code === 'FST_BASIC_AUTH_MISSING_OR_BAD_AUTHORIZATION_HEADER') opts.onAuthFailure?.('missing')
   })
 
-  const account = (request: FastifyRequest): number => accountOf.get(request)!
+  app.setErrorHandler((err: FastifyError, request, reply) => {
+    const e = classifyError(err, { missingCredentials: `Authentication required: ${AUTH_HELP}` })
+    if (e.log) request.log.error({ err }, 'downloads request failed')
+    return sendTextError(reply, e, REALM)
+  })
+
+  const account = (request: FastifyRequest): number => request.principal!.accountId
   const text = (reply: FastifyReply, body: string) => reply.type('text/plain; charset=utf-8').header('cache-control', 'private, no-store').send(body)
 
   app.get('/info/help', async (request, reply) => text(reply, helpText(baseUrlOf(config, request))))

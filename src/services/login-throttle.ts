@@ -1,4 +1,5 @@
 import { isPackyardError } from '../errors.js'
+import type { Account } from '../domain/accounts.js'
 import type { AccountService } from './accounts.js'
 
 export interface LoginThrottleOptions {
@@ -156,4 +157,46 @@ export function loggableUsername (accounts: Pick<AccountService, 'get'>, usernam
     if (isPackyardError(err) && err.statusCode === 404) return 'unknown-user'
     throw err
   }
+}
+
+/** The outcome of a throttled password check, for every form and API that asks for one. */
+export type PasswordCheck =
+  | { ok: true, account: Account }
+  | { ok: false, reason: 'throttled', retryAfterSeconds: number, message: string }
+  | { ok: false, reason: 'wrong_password' }
+
+export interface PasswordCheckDeps {
+  accounts: Pick<AccountService, 'get' | 'checkPassword'>
+  throttle: LoginThrottle
+}
+
+export interface PasswordAttempt {
+  username: string
+  password: string
+  /** The client address the throttle counts per. */
+  address: string
+  log: { info: (obj: Record<string, unknown>, msg: string) => void }
+  /** Names the log lines: `${action} throttled`, `${action} failed`. */
+  action: string
+  logFields?: Record<string, unknown>
+}
+
+/**
+ * The one throttled password check: login page, re-entering the password (view a key,
+ * change the password) and the JSON API's Basic auth all go through here, so they share
+ * one failure count and one way of logging (never what was typed as a username).
+ */
+export async function checkPasswordThrottled (deps: PasswordCheckDeps, attempt: PasswordAttempt): Promise<PasswordCheck> {
+  const { accounts, throttle } = deps
+  const { username, password } = attempt
+  const outcome = await throttle.attempt(username, attempt.address, async () => await accounts.checkPassword(username, password))
+  const fields = () => ({ account: loggableUsername(accounts, username), ip: attempt.address, ...attempt.logFields })
+  if (outcome.throttled) {
+    attempt.log.info(fields(), `${attempt.action} throttled`)
+    const wait = outcome.retryAfterSeconds
+    return { ok: false, reason: 'throttled', retryAfterSeconds: wait, message: `Too many failed attempts. Wait ${wait} seconds and try again.` }
+  }
+  if (outcome.value !== undefined) return { ok: true, account: outcome.value }
+  attempt.log.info(fields(), `${attempt.action} failed`)
+  return { ok: false, reason: 'wrong_password' }
 }

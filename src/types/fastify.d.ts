@@ -1,9 +1,16 @@
 import 'fastify'
 import type { Context } from '../context.js'
+import type { Session } from '../services/sessions.js'
 
+/** How the account of a request proved who it is. */
+export type PrincipalVia = 'key' | 'session' | 'password' | 'token'
+
+/** The one identity of a request, whatever the surface (Composer, pages, API, downloads). */
 export interface Principal {
   accountId: number
-  keyId: number
+  via: PrincipalVia
+  /** The access key, when authenticated by one (Composer). */
+  keyId?: number
 }
 
 declare module 'fastify' {
@@ -12,7 +19,12 @@ declare module 'fastify' {
     ctx: Context
   }
   interface FastifyRequest {
-    /** The account authenticated by its access key, set by the Composer routes' auth hook. */
+    /** The authenticated account, set by the auth hook of the surface that served the request. */
     principal: Principal | null
+    /**
+     * The account pages' session (its cookie secret carries the form tokens and the flash),
+     * decorated under /account only; account identity is still `principal`.
+     */
+    session: Session | null
   }
 }

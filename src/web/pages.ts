@@ -1,4 +1,4 @@
-import type { AccessKey } from '../repositories/access-keys.js'
+import type { AccessKey } from '../domain/accounts.js'
 import type { Flash } from '../services/sessions.js'
 import { ASSETS } from './assets.js'
 import { html, type SafeHtml } from './html.js'
@@ -14,7 +14,7 @@ export interface PageContext {
   registrationOpen: boolean
 }
 
-type Section = 'keys' | 'token' | 'login' | 'register' | undefined
+type Section = 'keys' | 'token' | 'password' | 'login' | 'register' | undefined
 
 const MINUTE_PRECISION = /^(\d{4}-\d{2}-\d{2})T(\d{2}:\d{2}).*$/
 
@@ -48,7 +48,7 @@ export function layout (ctx: PageContext, title: string, content: SafeHtml, sect
     html`<a href="${b}${href}"${section === s ? html` aria-current="page"` : ''}>${label}</a>`
   const nav = ctx.account === null
     ? html`${link('/account/login', 'Log in', 'login')}${ctx.registrationOpen ? link('/account/register', 'Create an account', 'register') : ''}`
-    : html`${link('/account/keys', 'Access Keys', 'keys')}${link('/account/downloads-token', 'Downloads Access Token', 'token')}
+    : html`${link('/account/keys', 'Access Keys', 'keys')}${link('/account/downloads-token', 'Downloads Access Token', 'token')}${link('/account/password', 'Password', 'password')}
       <span class="who">Signed in as <strong>${ctx.account.username}</strong> · ${ctx.account.mageId}</span>
       <form method="post" action="${b}/account/logout">${csrfField(ctx)}<button type="submit" class="link">Log out</button></form>`
   return html`<!doctype html>
@@ -95,6 +95,8 @@ ${opts.next === undefined ? '' : html`<input type="hidden" name="next" value="${
 <button type="submit" class="primary">Log in</button>
 </form>
 ${ctx.registrationOpen ? html`<p>No account yet? <a href="${ctx.base}/account/register">Create an account</a>.</p>` : ''}
+<p class="hint" id="operator-hint">An account created by the server's operator has no password until the operator sets one
+(<code>packyard account password <var>username</var></code>); ask them if you cannot log in.</p>
 </div>`, 'login')
 }
 
@@ -278,6 +280,81 @@ ${secret('mage-id', opts.mageId, 'MAGEID')}
 <pre>${example('TOKEN')}</pre>
 <p>The full command list: <code>curl -u ${opts.mageId}:TOKEN ${opts.baseUrl}/products/downloads/info/help</code></p>
 </section>`, 'token')
+}
+
+export function passwordPage (ctx: PageContext, opts: { minPassword: number, error?: string | undefined }): SafeHtml {
+  return layout(ctx, 'Change your password', html`
+<div class="auth-box">
+<h1>Change your password</h1>
+<p class="lead">The password for these pages and the account API. Changing it signs out every other browser where you are logged in;
+access keys and the Downloads Access Token keep working.</p>
+${opts.error === undefined ? '' : html`<div class="notice error" role="alert">${opts.error}</div>`}
+<form method="post" action="${ctx.base}/account/password" class="panel">
+${csrfField(ctx)}
+<div class="field"><label for="current">Current password</label>
+<input type="password" id="current" name="current" autocomplete="current-password" required autofocus></div>
+<div class="field"><label for="password">New password</label>
+<input type="password" id="password" name="password" autocomplete="new-password" required minlength="${opts.minPassword}" aria-describedby="password-hint">
+<p class="hint" id="password-hint">At least ${opts.minPassword} characters.</p></div>
+<div class="field"><label for="password2">Repeat the new password</label>
+<input type="password" id="password2" name="password2" autocomplete="new-password" required minlength="${opts.minPassword}"></div>
+<button type="submit" class="primary">Change password</button>
+</form>
+</div>`, 'password')
+}
+
+/**
+ * The front page for a browser: what this server is, where to log in, and the two files
+ * a Composer project needs (the repository in composer.json, the key pair in auth.json).
+ */
+export function landingPage (ctx: PageContext, opts: { baseUrl: string, host: string }): SafeHtml {
+  const composerJson = JSON.stringify({ repositories: [{ type: 'composer', url: opts.baseUrl }] }, null, 2)
+  const authJson = JSON.stringify({ 'http-basic': { [opts.host]: { username: '<public key>', password: '<private key>' } } }, null, 2)
+  return layout(ctx, 'Private Composer repository', html`
+<h1>Private Composer repository</h1>
+<p class="lead">This server is a private Composer repository run with Packyard. Composer installs its packages with an access key;
+you create and manage your keys on your account's pages.</p>
+<section class="panel" aria-labelledby="account-title">
+<h2 id="account-title">Your account</h2>
+<p><a class="button primary" href="${ctx.base}/account/login">Log in</a>
+${ctx.registrationOpen
+    ? html` <a class="button" href="${ctx.base}/account/register">Create an account</a>`
+    : html` <span class="hint">Accounts on this server are created by its operator.</span>`}</p>
+</section>
+<section class="panel" aria-labelledby="composer-title">
+<h2 id="composer-title">composer.json</h2>
+<p>Add this repository to your project's <code>composer.json</code>:</p>
+<pre id="composer-json">${composerJson}</pre>${copyButton('composer-json', 'composer.json snippet')}
+</section>
+<section class="panel" aria-labelledby="auth-title">
+<h2 id="auth-title">auth.json</h2>
+<p>Put an access key pair in <code>auth.json</code> next to <code>composer.json</code> (keep it out of version control),
+or in Composer's global <code>auth.json</code>. The Access Keys page shows this file filled in for each new key.</p>
+<pre id="auth-json">${authJson}</pre>${copyButton('auth-json', 'auth.json template')}
+</section>`)
+}
+
+const ERROR_TITLES: Record<number, string> = {
+  400: 'Check your input',
+  403: 'Not allowed',
+  404: 'Not found',
+  409: 'That did not work',
+  413: 'Too large',
+  429: 'Too many attempts'
+}
+
+/** The words of Fastify's and plugins' errors, rewritten for someone at a browser. */
+const FRAMEWORK_MESSAGES: Record<number, string> = {
+  413: 'The form was too large.',
+  429: 'Too many attempts from your address. Wait a few minutes and try again.'
+}
+
+/** The HTML rendering of a classified error (src/http/errors.ts). */
+export function errorPageFor (ctx: PageContext, e: { status: number, message: string, log: boolean, fromFramework: boolean }): SafeHtml {
+  const message = e.log
+    ? 'Something went wrong on our side. Try again in a moment.'
+    : (e.fromFramework ? FRAMEWORK_MESSAGES[e.status] : undefined) ?? e.message
+  return errorPage(ctx, e.status, ERROR_TITLES[e.status] ?? 'Something went wrong', message)
 }
 
 export function errorPage (ctx: PageContext, status: number, title: string, message: string): SafeHtml {

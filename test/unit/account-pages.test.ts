@@ -677,3 +677,91 @@ t.test('login log lines name the account only when it exists: a password typed a
   t.ok(lines.some((l) => l.msg === 'API login failed' && l.account === 'unknown-user'))
   t.ok(lines.some((l) => l.msg === 'login failed' && l.account === 'alice'), 'an existing account is still named')
 })
+
+t.test('login: the page and a failed login say how an account created without a password gets one', async (t) => {
+  const { app } = await buildTestApp(t)
+  await app.ctx.accounts.create({ username: 'bob' })
+  const b = browser(app)
+  const page = await b.get('/account/login')
+  t.match(textOf(page.body), /created by the server's operator has no password until the operator sets one/)
+  t.match(textOf(page.body), /packyard account password username/)
+  const res = await b.submit('/account/login', '/account/login', { username: 'bob', password: PASSWORD })
+  t.equal(res.statusCode, 401)
+  t.match(textOf(res.body), /Wrong username or password\. If the operator created your account, it has no password for these pages until they set one with: packyard account password bob/)
+  const nobody = await b.submit('/account/login', '/account/login', { username: 'nobody', password: PASSWORD })
+  t.equal(textOf(nobody.body).match(/Wrong username or password[^\n]*/)![0], textOf(res.body).match(/Wrong username or password[^\n]*/)![0].replace('bob', 'nobody'),
+    'an unknown username gets the same words: nothing tells whether an account exists or has a password')
+})
+
+t.test('change password: current password required, other sessions end, this one stays', async (t) => {
+  const { app } = await buildTestApp(t)
+  const here = await registered(app, 'alice', PASSWORD)
+  const elsewhere = browser(app)
+  t.equal((await elsewhere.submit('/account/login', '/account/login', { username: 'alice', password: PASSWORD })).statusCode, 303)
+  const third = browser(app)
+  t.equal((await third.submit('/account/login', '/account/login', { username: 'alice', password: PASSWORD })).statusCode, 303)
+  const bob = await registered(app, 'bob', PASSWORD)
+
+  const keys = await here.get('/account/keys')
+  t.match(keys.body, /href="\/account\/password">Password<\/a>/, 'linked from the navigation')
+  const form = await here.get('/account/password')
+  t.equal(form.statusCode, 200)
+  t.match(form.body, /<label for="current">Current password<\/label>/)
+  t.match(form.body, /minlength="10"/)
+  t.equal((await browser(app).get('/account/password')).headers.location, '/account/login?next=%2Faccount%2Fpassword', 'needs a session')
+
+  const NEW = 'a brand new passphrase'
+  const wrong = await here.submit('/account/password', '/account/password', { current: 'not my password', password: NEW, password2: NEW })
+  t.equal(wrong.statusCode, 401)
+  t.match(textOf(wrong.body), /Wrong current password/)
+  const differ = await here.submit('/account/password', '/account/password', { current: PASSWORD, password: NEW, password2: `${NEW}!` })
+  t.equal(differ.statusCode, 400)
+  t.match(textOf(differ.body), /The two new passwords differ/)
+  const short = await here.submit('/account/password', '/account/password', { current: PASSWORD, password: 'short', password2: 'short' })
+  t.equal(short.statusCode, 400)
+  t.match(textOf(short.body), /Password too short: use at least 10 characters/)
+  t.equal((await here.post('/account/password', { current: PASSWORD, password: NEW, password2: NEW })).statusCode, 403, 'no form token')
+  t.equal((await elsewhere.get('/account/keys')).statusCode, 200, 'nothing changed yet')
+  t.ok(await app.ctx.accounts.checkPassword('alice', PASSWORD), 'the password is unchanged')
+
+  const before = here.cookies.get('packyard_session')
+  const done = await here.submit('/account/password', '/account/password', { current: PASSWORD, password: NEW, password2: NEW })
+  t.equal(done.statusCode, 303)
+  t.equal(done.headers.location, '/account/password')
+  t.not(here.cookies.get('packyard_session'), before, 'this browser continues under a fresh session id')
+  const after = await here.get('/account/password')
+  t.equal(after.statusCode, 200, 'this session stays signed in')
+  t.match(textOf(after.body), /Your password has been changed\. 2 other sessions were signed out; this one stays signed in\./)
+  t.equal((await elsewhere.get('/account/keys')).statusCode, 303, 'another browser is signed out')
+  t.equal((await third.get('/account/keys')).statusCode, 303)
+  t.equal((await bob.get('/account/keys')).statusCode, 200, "another account's session is untouched")
+
+  t.equal((await browser(app).submit('/account/login', '/account/login', { username: 'alice', password: PASSWORD })).statusCode, 401, 'the old password fails')
+  t.equal((await browser(app).submit('/account/login', '/account/login', { username: 'alice', password: NEW })).statusCode, 303, 'the new one works')
+  t.equal((await app.inject({ url: '/api/v1/account', headers: basic('alice', NEW) })).statusCode, 200, 'and on the API')
+})
+
+t.test('change password: wrong current passwords are throttled like the login', async (t) => {
+  const { app } = await buildTestApp(t)
+  const b = await registered(app, 'alice', PASSWORD, { remoteAddress: '203.0.113.60' })
+  const csrf = csrfOf((await b.get('/account/password')).body)
+  const NEW = 'a brand new passphrase'
+  const answers = await Promise.all(Array.from({ length: 12 }, async (_, i) =>
+    await b.post('/account/password', { _csrf: csrf, current: `guess ${i}`, password: NEW, password2: NEW })))
+  t.ok(answers.filter((r) => r.statusCode === 401).length <= 5)
+  t.equal(answers.filter((r) => r.statusCode === 401 || r.statusCode === 429).length, 12)
+  const right = await b.post('/account/password', { _csrf: csrf, current: PASSWORD, password: NEW, password2: NEW })
+  t.equal(right.statusCode, 429, 'the right password waits too')
+  t.match(right.headers['retry-after'], /^\d+$/)
+  t.ok(await app.ctx.accounts.checkPassword('alice', PASSWORD), 'unchanged')
+})
+
+t.test('one identity: a logged-in page request carries request.principal via the session', async (t) => {
+  const { app } = await buildTestApp(t)
+  const seen: unknown[] = []
+  app.addHook('onResponse', async (request) => { if (request.url === '/account/keys') seen.push(request.principal) })
+  const b = await registered(app, 'alice', PASSWORD)
+  await b.get('/account/keys')
+  const alice = app.ctx.accounts.get('alice')
+  t.same(seen, [{ accountId: alice.id, via: 'session' }])
+})

@@ -1,6 +1,7 @@
 import t from 'tap'
 import { basic, buildTestApp, cliJson, composerProject, startServer, tempDir, writePackageZip } from '../helpers/harness.js'
 import { requireTools } from '../helpers/tools.js'
+import { browser, registered } from '../helpers/web.js'
 
 /** The value of one sample line `name{labels} value`, or undefined when absent. */
 function sample (text: string, name: string, labels: Record<string, string>): number | undefined {
@@ -56,7 +57,7 @@ t.test('GET /metrics counts requests by route pattern, auth failures by reason a
   t.equal(sample(text, 'packyard_http_request_duration_seconds_bucket', { le: '+Inf', method: 'GET', route: '/archives/:vendor/:name/:file', status_code: '200' }), 2)
   t.ok(sample(text, 'packyard_http_request_duration_seconds_bucket', { le: '0.005', method: 'GET', route: '/packages.json', status_code: '200' }) !== undefined, 'histogram buckets')
   for (const reason of ['missing', 'malformed', 'unknown', 'wrong_secret', 'disabled']) {
-    t.equal(sample(text, 'packyard_auth_failures_total', { reason }), 1, `auth failure: ${reason}`)
+    t.equal(sample(text, 'packyard_auth_failures_total', { surface: 'composer', reason }), 1, `auth failure: ${reason}`)
   }
   t.equal(sample(text, 'packyard_archive_downloads_total', { package: 'acme/widget' }), 2)
   for (const name of ['process_cpu_user_seconds_total', 'process_resident_memory_bytes', 'process_start_time_seconds', 'nodejs_heap_size_used_bytes', 'nodejs_eventloop_lag_seconds']) {
@@ -69,8 +70,43 @@ t.test('a fresh app starts every known auth failure reason at 0', async (t) => {
   const { app } = await buildTestApp(t)
   const text = (await app.inject({ url: '/metrics' })).body
   for (const reason of ['missing', 'malformed', 'unknown', 'wrong_secret', 'disabled']) {
-    t.equal(sample(text, 'packyard_auth_failures_total', { reason }), 0, reason)
+    t.equal(sample(text, 'packyard_auth_failures_total', { surface: 'composer', reason }), 0, reason)
   }
+})
+
+t.test('failed sign-ins on every surface count with a surface label', async (t) => {
+  const { app } = await buildTestApp(t)
+  const fresh = (await app.inject({ url: '/metrics' })).body
+  const surfaces: Record<string, string[]> = {
+    composer: ['missing', 'malformed', 'unknown', 'wrong_secret', 'disabled'],
+    pages: ['wrong_password', 'throttled'],
+    api: ['missing', 'wrong_password', 'throttled'],
+    downloads: ['missing', 'wrong_token']
+  }
+  for (const [surface, reasons] of Object.entries(surfaces)) {
+    for (const reason of reasons) t.equal(sample(fresh, 'packyard_auth_failures_total', { surface, reason }), 0, `${surface} ${reason} starts at 0`)
+  }
+
+  await registered(app, 'alice', 'correct horse battery')
+  const b = browser(app, { remoteAddress: '203.0.113.40' })
+  for (let i = 0; i < 6; i++) await b.submit('/account/login', '/account/login', { username: 'alice', password: `guess ${i}` })
+  await app.inject({ url: '/api/v1/account' })
+  await app.inject({ url: '/api/v1/account', headers: basic('alice', 'wrong password'), remoteAddress: '203.0.113.41' })
+  await app.inject({ url: '/products/downloads/info/help' })
+  await app.inject({ url: '/products/downloads/info/help', headers: basic('MAG000000000', 'f'.repeat(40)) })
+  await app.inject({ url: '/products/downloads/info/help', headers: basic('MAG000000000', 'f'.repeat(40)) })
+  await app.inject({ url: '/packages.json', headers: basic('a'.repeat(32), 'b'.repeat(32)) })
+
+  const text = (await app.inject({ url: '/metrics' })).body
+  const count = (surface: string, reason: string) => sample(text, 'packyard_auth_failures_total', { surface, reason })
+  t.equal(count('pages', 'wrong_password'), 5, 'wrong passwords on the login page')
+  t.equal(count('pages', 'throttled'), 1, 'the sixth attempt was throttled')
+  t.equal(count('api', 'missing'), 1)
+  t.equal(count('api', 'wrong_password'), 1)
+  t.equal(count('downloads', 'missing'), 1)
+  t.equal(count('downloads', 'wrong_token'), 2)
+  t.equal(count('composer', 'unknown'), 1)
+  t.equal(count('composer', 'missing'), 0, 'other surfaces never count as composer')
 })
 
 t.test('two apps in one process keep separate registries', async (t) => {
@@ -78,8 +114,8 @@ t.test('two apps in one process keep separate registries', async (t) => {
   const b = await buildTestApp(t)
   await a.app.inject({ url: '/packages.json' })
   await a.app.inject({ url: '/packages.json' })
-  t.equal(sample((await a.app.inject({ url: '/metrics' })).body, 'packyard_auth_failures_total', { reason: 'missing' }), 2)
-  t.equal(sample((await b.app.inject({ url: '/metrics' })).body, 'packyard_auth_failures_total', { reason: 'missing' }), 0)
+  t.equal(sample((await a.app.inject({ url: '/metrics' })).body, 'packyard_auth_failures_total', { surface: 'composer', reason: 'missing' }), 2)
+  t.equal(sample((await b.app.inject({ url: '/metrics' })).body, 'packyard_auth_failures_total', { surface: 'composer', reason: 'missing' }), 0)
 })
 
 t.test('PACKYARD_METRICS_TOKEN protects /metrics with a bearer token', async (t) => {
@@ -123,7 +159,7 @@ t.test('after a real composer install, /metrics shows the run', async (t) => {
   const text = await (await fetch(`${server.url}/metrics`)).text()
   t.equal(sample(text, 'packyard_archive_downloads_total', { package: 'acme/gadget' }), 1)
   t.equal(sample(text, 'packyard_archive_downloads_total', { package: 'acme/secret' }), undefined)
-  t.ok((sample(text, 'packyard_auth_failures_total', { reason: 'wrong_secret' }) ?? 0) >= 1, 'the wrong key was counted')
+  t.ok((sample(text, 'packyard_auth_failures_total', { surface: 'composer', reason: 'wrong_secret' }) ?? 0) >= 1, 'the wrong key was counted')
   t.equal(sample(text, 'packyard_http_requests_total', { method: 'GET', route: '/archives/:vendor/:name/:file', status_code: '200' }), 1)
   t.equal(sample(text, 'packyard_http_requests_total', { method: 'POST', route: '/downloads/', status_code: '200' }), 1, 'notify-batch')
   t.ok((sample(text, 'packyard_http_requests_total', { method: 'GET', route: '/p2/:vendor/:file', status_code: '200' }) ?? 0) >= 1)
