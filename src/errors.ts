@@ -22,6 +22,7 @@ function defineError<A extends unknown[]> (code: string, statusCode: number, mes
 }
 
 export const errors = {
+  /** Any input a person must correct: says what is wrong and what is expected. */
   badRequest: defineError('BAD_REQUEST', 400, (detail: string) => detail),
   invalidArchive: defineError('INVALID_ARCHIVE', 400, (file: string, detail: string) => `${file}: ${detail}`),
   invalidComposerJson: defineError('INVALID_COMPOSER_JSON', 400, (file: string, detail: string) => `${file}: composer.json ${detail}`),
@@ -36,7 +37,6 @@ export const errors = {
   notFound: defineError('NOT_FOUND', 404, (what: string) => `${what} not found`),
   conflict: defineError('CONFLICT', 409, (detail: string) => detail),
   tooManyRequests: defineError('TOO_MANY_REQUESTS', 429, (detail: string) => detail),
-  invalidArgument: defineError('INVALID_ARGUMENT', 400, (detail: string) => detail),
   schemaTooNew: defineError('SCHEMA_TOO_NEW', 500, (current: number, known: number) =>
     `database schema version ${current} is newer than this release knows (${known}); upgrade Packyard instead of downgrading`)
 }

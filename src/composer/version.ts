@@ -1,6 +1,6 @@
 // A faithful port of composer/semver 3.x VersionParser::normalize/parseStability and of
 // PHP's version_compare(). Composer trusts `version_normalized` as sent, so "close enough"
-// is not enough: every regex and quirk below mirrors the PHP source (COMPOSER-PROTOCOL §3).
+// is not enough: every regex and quirk below mirrors the PHP source (docs/composer-protocol.md §3).
 
 type Stability = 'dev' | 'alpha' | 'beta' | 'RC' | 'stable'
 

@@ -1,24 +1,5 @@
 import type { Db } from '../db/database.js'
-
-export interface AccessKey {
-  id: number
-  accountId: number
-  name: string
-  publicKey: string
-  enabled: boolean
-  createdAt: string
-  lastUsedAt: string | null
-  /** An encrypted copy of the private key is kept (key reveal option). */
-  revealable: boolean
-}
-
-/** What the authentication check needs, and nothing more. */
-export interface KeyCredential {
-  id: number
-  accountId: number
-  privateKeyHash: Buffer
-  enabled: boolean
-}
+import type { AccessKey, KeyCredential } from '../domain/accounts.js'
 
 interface KeyRow {
   id: number

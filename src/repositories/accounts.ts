@@ -1,13 +1,6 @@
 import type { Db } from '../db/database.js'
 import { errors } from '../errors.js'
-
-export interface Account {
-  id: number
-  username: string
-  mageId: string
-  email: string | null
-  createdAt: string
-}
+import type { Account } from '../domain/accounts.js'
 
 interface AccountRow {
   id: number

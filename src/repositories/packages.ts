@@ -1,39 +1,6 @@
 import type { Db } from '../db/database.js'
 import { errors } from '../errors.js'
-
-export type Access = 'public' | 'restricted'
-
-export interface Package {
-  id: number
-  name: string
-  access: Access
-  metadataUpdatedAt: number
-}
-
-export interface VersionRecord {
-  id: number
-  packageId: number
-  version: string
-  versionNormalized: string
-  distFile: string
-  shasum: string
-  sha256: string
-  size: number
-  manifest: Record<string, unknown>
-  releasedAt: string
-  downloads: number
-}
-
-export interface NewVersion {
-  version: string
-  versionNormalized: string
-  distFile: string
-  shasum: string
-  sha256: string
-  size: number
-  manifest: Record<string, unknown>
-  releasedAt: string
-}
+import type { Access, NewVersion, Package, SearchCandidate, VersionRecord } from '../domain/catalog.js'
 
 interface PackageRow { id: number, name: string, access: Access, metadata_updated_at: number }
 interface VersionRow {
@@ -65,13 +32,18 @@ const toVersion = (r: VersionRow): VersionRecord => ({
   downloads: r.downloads
 })
 
+/**
+ * The visibility rule, written once: a package is visible to an account (`@account`) when it
+ * is public or the account holds a grant for it. Every query that lists, checks or searches
+ * packages for an account filters with it, on `packages p`.
+ */
+const VISIBLE_TO_ACCOUNT = '(p.access = \'public\' OR EXISTS (SELECT 1 FROM grants g WHERE g.package_id = p.id AND g.account_id = @account))'
+
 const PKG = 'id, name, access, metadata_updated_at'
 const VER = 'id, package_id, version, version_normalized, dist_file, shasum, sha256, size, manifest, released_at, downloads'
 
 /**
  * Packages, their versions and the grants that open restricted packages to accounts.
- * Visibility rule, in one place: a package is visible to an account when it is public
- * or the account holds a grant for it.
  */
 export function createPackagesRepository (db: Db) {
   const byName = db.prepare<[string], PackageRow>(`SELECT ${PKG} FROM packages WHERE name = ?`)
@@ -92,27 +64,28 @@ export function createPackagesRepository (db: Db) {
      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`)
   const countDownload = db.prepare<[number, string], void>(
     'UPDATE versions SET downloads = downloads + 1 WHERE package_id = ? AND version_normalized = ?')
-  // Public packages plus this account's grants of restricted ones (disjoint, so UNION ALL).
-  const visibleToAccount = db.prepare<[number], { name: string }>(
-    `SELECT name FROM packages WHERE access = 'public'
-     UNION ALL
-     SELECT p.name FROM grants g JOIN packages p ON p.id = g.package_id WHERE g.account_id = ? AND p.access = 'restricted'
-     ORDER BY name`)
+  const visibleToAccount = db.prepare<[{ account: number }], { name: string }>(
+    `SELECT p.name FROM packages p WHERE ${VISIBLE_TO_ACCOUNT} ORDER BY p.name`)
+  const visibleById = db.prepare<[{ account: number, package: number }], { n: number }>(
+    `SELECT count(*) AS n FROM packages p WHERE p.id = @package AND ${VISIBLE_TO_ACCOUNT}`)
   const catalogRevision = db.prepare<[], { revision: number }>('SELECT revision FROM catalog_revision WHERE id = 1')
-  const hasGrant = db.prepare<[number, number], { n: number }>(
-    'SELECT count(*) AS n FROM grants WHERE account_id = ? AND package_id = ?')
   const insertGrant = db.prepare<[number, number, string], void>(
     'INSERT OR IGNORE INTO grants (account_id, package_id, created_at) VALUES (?, ?, ?)')
   const deleteGrant = db.prepare<[number, number], void>('DELETE FROM grants WHERE account_id = ? AND package_id = ?')
-  // Named parameters: better-sqlite3 rejects numbered ones (?1, ?2) passed positionally.
-  const searchVisible = db.prepare<[{ account: number, query: string }], { name: string, description: string | null, type: string | null, downloads: number }>(
-    `SELECT p.name, (SELECT json_extract(v.manifest, '$.description') FROM versions v WHERE v.package_id = p.id ORDER BY v.id DESC LIMIT 1) AS description,
-            (SELECT coalesce(json_extract(v.manifest, '$.type'), 'library') FROM versions v WHERE v.package_id = p.id ORDER BY v.id DESC LIMIT 1) AS type,
+  // Every version's description and type: which version is the newest is Composer's version
+  // order, which SQL does not know, so the service picks it. The query keeps only packages
+  // whose name or some description matches (a superset of the final answer).
+  const searchVisible = db.prepare<[{ account: number, query: string }], { name: string, versions: string, downloads: number }>(
+    `SELECT p.name,
+            (SELECT json_group_array(json_array(v.version_normalized, json_extract(v.manifest, '$.description'), json_extract(v.manifest, '$.type')))
+               FROM versions v WHERE v.package_id = p.id) AS versions,
             (SELECT coalesce(sum(v.downloads), 0) FROM versions v WHERE v.package_id = p.id) AS downloads
      FROM packages p
-     WHERE (p.access = 'public' OR EXISTS (SELECT 1 FROM grants g WHERE g.package_id = p.id AND g.account_id = @account))
-       AND instr(lower(p.name || ' ' || coalesce((SELECT json_extract(v.manifest, '$.description') FROM versions v WHERE v.package_id = p.id ORDER BY v.id DESC LIMIT 1), '')), lower(@query)) > 0
-     ORDER BY p.name LIMIT 100`)
+     WHERE ${VISIBLE_TO_ACCOUNT}
+       AND (instr(lower(p.name), lower(@query)) > 0
+            OR EXISTS (SELECT 1 FROM versions v WHERE v.package_id = p.id
+                       AND instr(lower(coalesce(json_extract(v.manifest, '$.description'), '')), lower(@query)) > 0))
+     ORDER BY p.name`)
 
   return {
     findByName (name: string): Package | undefined {
@@ -159,14 +132,14 @@ export function createPackagesRepository (db: Db) {
       countDownload.run(packageId, versionNormalized)
     },
     visibleNames (accountId: number): string[] {
-      return visibleToAccount.all(accountId).map((r) => r.name)
+      return visibleToAccount.all({ account: accountId }).map((r) => r.name)
     },
     /** Bumped by triggers on every package or grant change, by any process. */
     revision (): number {
       return catalogRevision.get()!.revision
     },
     isVisible (pkg: Package, accountId: number): boolean {
-      return pkg.access === 'public' || hasGrant.get(accountId, pkg.id)!.n > 0
+      return visibleById.get({ account: accountId, package: pkg.id })!.n > 0
     },
     grant (accountId: number, packageId: number): void {
       insertGrant.run(accountId, packageId, new Date().toISOString())
@@ -174,8 +147,17 @@ export function createPackagesRepository (db: Db) {
     revoke (accountId: number, packageId: number): void {
       deleteGrant.run(accountId, packageId)
     },
-    search (accountId: number, query: string) {
-      return searchVisible.all({ account: accountId, query })
+    /** Visible packages whose name or any version's description contains `query`, with every version's description and type. */
+    searchCandidates (accountId: number, query: string): SearchCandidate[] {
+      return searchVisible.all({ account: accountId, query }).map((r) => ({
+        name: r.name,
+        downloads: r.downloads,
+        versions: (JSON.parse(r.versions) as Array<[string, unknown, unknown]>).map(([versionNormalized, description, type]) => ({
+          versionNormalized,
+          description: typeof description === 'string' ? description : null,
+          type: typeof type === 'string' ? type : null
+        }))
+      }))
     }
   }
 }

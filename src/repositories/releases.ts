@@ -1,35 +1,7 @@
 import type { Db } from '../db/database.js'
-import type { Access } from './packages.js'
+import type { Access } from '../domain/catalog.js'
+import type { Edition, NewRelease, Release } from '../domain/releases.js'
 import { errors } from '../errors.js'
-
-export interface Edition {
-  id: number
-  name: string
-  access: Access
-}
-
-export interface Release {
-  id: number
-  fileName: string
-  version: string
-  edition: string | null
-  editionAccess: Access | null
-  size: number
-  sha1: string
-  sha256: string
-  md5: string
-  createdAt: string
-}
-
-export interface NewRelease {
-  fileName: string
-  version: string
-  editionId: number | null
-  size: number
-  sha1: string
-  sha256: string
-  md5: string
-}
 
 interface ReleaseRow {
   id: number

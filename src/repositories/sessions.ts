@@ -1,11 +1,5 @@
 import type { Db } from '../db/database.js'
-
-export interface SessionRecord {
-  accountId: number
-  createdAt: number
-  expiresAt: number
-  flash: string | null
-}
+import type { SessionRecord } from '../domain/accounts.js'
 
 interface SessionRow { account_id: number, created_at: number, expires_at: number, flash: string | null }
 

@@ -3,15 +3,13 @@ import fastifyBasicAuth from '@fastify/basic-auth'
 import type { Config } from '../config.js'
 import type { AccessKeyService, AuthResult } from '../services/access-keys.js'
 import type { CatalogService } from '../services/catalog.js'
-import type { ArchiveStore } from '../repositories/archive-store.js'
 import { errors } from '../errors.js'
-import { isValidPackageName } from '../services/catalog.js'
+import { isValidPackageName } from '../composer/composer-json.js'
 
 export interface ComposerRoutesOptions {
   config: Config
   keys: AccessKeyService
   catalog: CatalogService
-  store: ArchiveStore
   /** Called with the reason of every failed authentication (metrics). */
   onAuthFailure?: (reason: string) => void
   /** Called for every archive served (metrics). */
@@ -28,7 +26,7 @@ export const AUTH_MESSAGES: Record<Exclude<AuthResult, { ok: true }>['reason'] |
 
 /**
  * Sends a JSON document as exactly `application/json`. A Buffer, because Fastify appends
- * `; charset=utf-8` to a JSON type for string payloads (COMPOSER-PROTOCOL.md §4.6, trap 11).
+ * `; charset=utf-8` to a JSON type for string payloads (docs/composer-protocol.md §4.6, trap 11).
  */
 function sendJson (reply: FastifyReply, body: string | Buffer): FastifyReply {
   return reply.header('content-type', 'application/json').send(typeof body === 'string' ? Buffer.from(body) : body)
@@ -55,7 +53,7 @@ function notModified (request: FastifyRequest, unixSeconds: number): boolean {
  * and search. Every route here requires an access key (HTTP Basic).
  */
 export default async function composerRoutes (app: FastifyInstance, opts: ComposerRoutesOptions): Promise<void> {
-  const { config, keys, catalog, store } = opts
+  const { config, keys, catalog } = opts
 
   await app.register(fastifyBasicAuth, {
     authenticate: { realm: config.realm },
@@ -66,7 +64,7 @@ export default async function composerRoutes (app: FastifyInstance, opts: Compos
         request.log.info({ reason: result.reason }, 'access key rejected')
         throw errors.unauthorized(AUTH_MESSAGES[result.reason])
       }
-      request.principal = { accountId: result.accountId, keyId: result.keyId }
+      request.principal = { accountId: result.accountId, keyId: result.keyId, via: 'key' }
     }
   })
   app.addHook('onRequest', app.basicAuth)
@@ -124,7 +122,7 @@ export default async function composerRoutes (app: FastifyInstance, opts: Compos
       // Headers only: no file opened, not counted as a download.
       if (request.method === 'HEAD') return reply.send()
       opts.onArchiveDownload?.(packageName)
-      return reply.send(store.open(version.sha256))
+      return reply.send(catalog.openArchive(version))
     }
   })
 

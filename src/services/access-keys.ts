@@ -1,4 +1,5 @@
-import type { AccessKeysRepository, AccessKey } from '../repositories/access-keys.js'
+import type { AccessKeysRepository } from '../repositories/access-keys.js'
+import type { AccessKey } from '../domain/accounts.js'
 import { errors } from '../errors.js'
 import { generateKey, hashSecret, KEY_PATTERN, secretMatches } from './secrets.js'
 import type { KeyVault } from './key-vault.js'
@@ -20,7 +21,7 @@ const DUMMY_HASH = hashSecret('packyard-dummy-key-for-constant-time')
 function cleanName (name: string): string {
   const trimmed = name.trim()
   if (trimmed.length === 0 || trimmed.length > NAME_MAX || /[\p{Cc}]/u.test(trimmed)) {
-    throw errors.invalidArgument(`invalid key name: use 1-${NAME_MAX} printable characters`)
+    throw errors.badRequest(`invalid key name: use 1-${NAME_MAX} printable characters`)
   }
   return trimmed
 }
@@ -58,6 +59,8 @@ export function createAccessKeyService (deps: { keys: AccessKeysRepository, usag
     get,
     /** Whether the operator turned key reveal on (an encryption key is configured). */
     revealEnabled: vault !== undefined,
+    /** Writes pending last-used times now instead of at the next batch. */
+    flushUsage: (): void => { usage.flush() },
     /** The key, checked to belong to the account (for pages and APIs acting as the holder). */
     getOwned,
     create (accountId: number, name: string): IssuedKey {

@@ -1,4 +1,5 @@
-import type { AccountsRepository, Account } from '../repositories/accounts.js'
+import type { AccountsRepository } from '../repositories/accounts.js'
+import type { Account } from '../domain/accounts.js'
 import { errors } from '../errors.js'
 import { generateMageId, hashPassword, verifyPassword } from './secrets.js'
 
@@ -9,8 +10,8 @@ export const MIN_PASSWORD_LENGTH = 10
 export const MAX_PASSWORD_LENGTH = 1024
 
 function checkPasswordRules (password: string): void {
-  if (password.length < MIN_PASSWORD_LENGTH) throw errors.invalidArgument(`password too short: use at least ${MIN_PASSWORD_LENGTH} characters`)
-  if (password.length > MAX_PASSWORD_LENGTH) throw errors.invalidArgument(`password too long: use at most ${MAX_PASSWORD_LENGTH} characters`)
+  if (password.length < MIN_PASSWORD_LENGTH) throw errors.badRequest(`password too short: use at least ${MIN_PASSWORD_LENGTH} characters`)
+  if (password.length > MAX_PASSWORD_LENGTH) throw errors.badRequest(`password too long: use at most ${MAX_PASSWORD_LENGTH} characters`)
 }
 
 export function createAccountService (deps: { accounts: AccountsRepository }) {
@@ -27,9 +28,9 @@ export function createAccountService (deps: { accounts: AccountsRepository }) {
   return {
     async create (input: { username: string, email?: string | undefined, password?: string | undefined }): Promise<Account> {
       if (!USERNAME.test(input.username)) {
-        throw errors.invalidArgument(`invalid username "${input.username}": use 2-64 letters, digits, dots, dashes or underscores, starting with a letter or digit`)
+        throw errors.badRequest(`invalid username "${input.username}": use 2-64 letters, digits, dots, dashes or underscores, starting with a letter or digit`)
       }
-      if (input.email !== undefined && !EMAIL.test(input.email)) throw errors.invalidArgument(`invalid email "${input.email}"`)
+      if (input.email !== undefined && !EMAIL.test(input.email)) throw errors.badRequest(`invalid email "${input.email}"`)
       if (input.password !== undefined) checkPasswordRules(input.password)
       if (accounts.findByUsername(input.username) !== undefined) throw errors.conflict(`account "${input.username}" already exists`)
       const passwordHash = input.password === undefined ? null : await hashPassword(input.password)

@@ -1,16 +1,15 @@
+import type { ReadStream } from 'node:fs'
 import { access as fsAccess, constants } from 'node:fs/promises'
 import path from 'node:path'
-import type { Db } from '../db/database.js'
-import type { Access, Package, PackagesRepository, VersionRecord } from '../repositories/packages.js'
+import type { Transactional } from '../repositories/transaction.js'
+import type { PackagesRepository } from '../repositories/packages.js'
+import type { Access, Package, VersionRecord } from '../domain/catalog.js'
 import { stageOrExplain, type ArchiveStore } from '../repositories/archive-store.js'
 import { errors } from '../errors.js'
-import { buildPackageMetadata, distFileName, MANIFEST_FIELDS, withBaseUrl } from '../composer/metadata.js'
-import { normalizeVersion, sortVersionsDescending } from '../composer/version.js'
+import { buildPackageMetadata, distFileName, withBaseUrl } from '../composer/metadata.js'
+import { sortVersionsDescending } from '../composer/version.js'
+import { parseComposerJson } from '../composer/composer-json.js'
 import { readComposerJson, ZipManifestError } from './zip-manifest.js'
-
-/** Composer's own package name rule (ValidatingArrayLoader). */
-const PACKAGE_NAME = /^[a-z0-9]([_.-]?[a-z0-9]+)*\/[a-z0-9](([_.]|-{1,2})?[a-z0-9]+)*$/
-const LINK_FIELDS = ['require', 'require-dev', 'conflict', 'replace', 'provide', 'suggest'] as const
 
 export interface PublishResult {
   name: string
@@ -21,63 +20,15 @@ export interface PublishResult {
   created: boolean
 }
 
-export function isValidPackageName (name: string): boolean {
-  return name.length <= 214 && PACKAGE_NAME.test(name)
-}
-
-function isPlainObject (v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v)
-}
-
-function parseComposerJson (file: string, raw: string, versionOverride: string | undefined) {
-  let json: unknown
-  try {
-    json = JSON.parse(raw.replace(/^\uFEFF/, ''))
-  } catch (err) {
-    throw errors.invalidComposerJson(file, `is not valid JSON (${(err as Error).message})`)
-  }
-  if (!isPlainObject(json)) throw errors.invalidComposerJson(file, 'must be a JSON object')
-  if (typeof json.name !== 'string') throw errors.invalidComposerJson(file, 'has no "name"')
-  if (!isValidPackageName(json.name)) throw errors.invalidPackageName(json.name)
-  const version = versionOverride ?? json.version
-  if (typeof version !== 'string' || version.trim() === '') {
-    throw errors.invalidComposerJson(file, 'has no "version": add one or pass --version')
-  }
-  const versionNormalized = normalizeVersion(version)
-  if (versionNormalized === null) throw errors.invalidVersion(version)
-  for (const field of LINK_FIELDS) {
-    const links = json[field]
-    if (links === undefined) continue
-    if (Array.isArray(links) && links.length === 0) continue
-    if (!isPlainObject(links) || !Object.values(links).every((c) => typeof c === 'string')) {
-      throw errors.invalidComposerJson(file, `"${field}" must map package names to constraint strings`)
-    }
-  }
-  for (const field of ['autoload', 'autoload-dev', 'extra'] as const) {
-    if (json[field] !== undefined && !isPlainObject(json[field]) && !(Array.isArray(json[field]) && (json[field] as unknown[]).length === 0)) {
-      throw errors.invalidComposerJson(file, `"${field}" must be an object`)
-    }
-  }
-  if (json.type !== undefined && typeof json.type !== 'string') throw errors.invalidComposerJson(file, '"type" must be a string')
-  const bin = json.bin
-  if (bin !== undefined && typeof bin !== 'string' && !(Array.isArray(bin) && bin.every((b) => typeof b === 'string'))) {
-    throw errors.invalidComposerJson(file, '"bin" must be a string or a list of strings')
-  }
-  const manifest: Record<string, unknown> = {}
-  for (const field of MANIFEST_FIELDS) {
-    const value = json[field]
-    // PHP encodes an empty object as [], which Composer accepts for links; keep objects as objects.
-    if (value !== undefined && value !== null) manifest[field] = Array.isArray(value) && value.length === 0 && field !== 'keywords' && field !== 'authors' && field !== 'license' && field !== 'bin' && field !== 'funding' ? {} : value
-  }
-  return { name: json.name, version: version.trim(), versionNormalized, manifest }
-}
+/** Composer's search shows one page; more results than this say "refine the query". */
+const SEARCH_LIMIT = 100
 
 /**
  * Packages, versions, access and grants: publishing, and the Composer metadata built
  * from them. Metadata is rebuilt in the same transaction as the change that affects it.
  */
-export function createCatalogService (deps: { db: Db, packages: PackagesRepository, store: ArchiveStore }) {
-  const { db, packages, store } = deps
+export function createCatalogService (deps: { transaction: Transactional, packages: PackagesRepository, store: ArchiveStore }) {
+  const { transaction, packages, store } = deps
   const served = new Map<string, { updatedAt: number, doc: string | null, byBase: Map<string, Buffer> }>()
   const visible = new Map<number, { revision: number, names: string[] }>()
 
@@ -96,7 +47,7 @@ export function createCatalogService (deps: { db: Db, packages: PackagesReposito
     return pkg
   }
 
-  const insertVersion = db.transaction((input: {
+  const insertVersion = transaction((input: {
     name: string
     access: Access | undefined
     version: string
@@ -127,7 +78,7 @@ export function createCatalogService (deps: { db: Db, packages: PackagesReposito
     return true
   })
 
-  const setAccess = db.transaction((name: string, access: Access): Package => {
+  const setAccess = transaction((name: string, access: Access): Package => {
     const pkg = getPackage(name)
     packages.setAccess(pkg.id, access)
     // Entitlements changed: bump Last-Modified so no client keeps a stale 304.
@@ -194,6 +145,7 @@ export function createCatalogService (deps: { db: Db, packages: PackagesReposito
       }))
     },
     get: getPackage,
+    exists: (name: string): boolean => packages.findByName(name.toLowerCase()) !== undefined,
     setAccess,
     grant (accountId: number, name: string): Package {
       const pkg = getPackage(name)
@@ -246,7 +198,11 @@ export function createCatalogService (deps: { db: Db, packages: PackagesReposito
       if (!packages.isVisible(pkg, accountId)) throw errors.forbidden(`Your account has no access to ${name}. Ask the vendor for a grant.`)
       return version
     },
-    recordDownloads: db.transaction((accountId: number, downloads: Array<{ name: string, version: string }>): number => {
+    /** The bytes of an archive that `archive` allowed. */
+    openArchive (version: VersionRecord): ReadStream {
+      return store.open(version.sha256)
+    },
+    recordDownloads: transaction((accountId: number, downloads: Array<{ name: string, version: string }>): number => {
       let counted = 0
       for (const d of downloads) {
         const pkg = packages.findByName(d.name.toLowerCase())
@@ -257,8 +213,18 @@ export function createCatalogService (deps: { db: Db, packages: PackagesReposito
       }
       return counted
     }),
-    search (accountId: number, query: string) {
-      return packages.search(accountId, query)
+    /** Composer's search: name or the newest version's description, first 100 by name. */
+    search (accountId: number, query: string): Array<{ name: string, description: string | null, type: string, downloads: number }> {
+      const needle = query.toLowerCase()
+      const results = []
+      for (const c of packages.searchCandidates(accountId, query)) {
+        const newest = sortVersionsDescending(c.versions, (v) => v.versionNormalized)[0]
+        const description = newest?.description ?? null
+        if (!`${c.name} ${description ?? ''}`.toLowerCase().includes(needle)) continue
+        results.push({ name: c.name, description, type: newest?.type ?? 'library', downloads: c.downloads })
+        if (results.length === SEARCH_LIMIT) break
+      }
+      return results
     }
   }
 }

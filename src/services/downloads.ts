@@ -1,17 +1,18 @@
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto'
+import { createHash, randomBytes } from 'node:crypto'
 import { createReadStream, type ReadStream } from 'node:fs'
 import { access as fsAccess, constants } from 'node:fs/promises'
 import path from 'node:path'
 import { pipeline } from 'node:stream/promises'
-import type { Db } from '../db/database.js'
+import type { Transactional } from '../repositories/transaction.js'
 import type { AccountsRepository } from '../repositories/accounts.js'
 import { stageOrExplain, type ArchiveStore } from '../repositories/archive-store.js'
 import type { DownloadTokensRepository } from '../repositories/download-tokens.js'
-import type { Access } from '../repositories/packages.js'
-import type { Edition, Release, ReleasesRepository } from '../repositories/releases.js'
+import type { Access } from '../domain/catalog.js'
+import type { ReleasesRepository } from '../repositories/releases.js'
+import type { Edition, Release } from '../domain/releases.js'
 import { normalizeVersion, sortVersionsDescending } from '../composer/version.js'
 import { errors } from '../errors.js'
-import { hashSecret } from './secrets.js'
+import { hashSecret, secretMatches } from './secrets.js'
 
 const TOKEN = /^[0-9a-f]{40}$/
 const MAGE_ID = /^MAG\d{9}$/
@@ -82,13 +83,13 @@ function newestFirst (list: Release[]): Release[] {
  * editions and edition grants, and the tokens themselves.
  */
 export function createDownloadsService (deps: {
-  db: Db
+  transaction: Transactional
   accounts: AccountsRepository
   tokens: DownloadTokensRepository
   releases: ReleasesRepository
   store: ArchiveStore
 }) {
-  const { db, accounts, tokens, releases, store } = deps
+  const { transaction, accounts, tokens, releases, store } = deps
 
   function getEdition (name: string): Edition {
     const edition = releases.findEdition(name)
@@ -98,7 +99,7 @@ export function createDownloadsService (deps: {
 
   const visible = (accountId: number): Release[] => newestFirst(releases.listVisible(accountId))
 
-  const insertRelease = db.transaction((input: { fileName: string, version: string, edition: string | null, size: number, sha1: string, sha256: string, md5: string }): Release => {
+  const insertRelease = transaction((input: { fileName: string, version: string, edition: string | null, size: number, sha1: string, sha256: string, md5: string }): Release => {
     let editionId: number | null = null
     if (input.edition !== null) {
       editionId = (releases.findEdition(input.edition) ?? releases.insertEdition(input.edition, 'public')).id
@@ -120,9 +121,7 @@ export function createDownloadsService (deps: {
     authenticate (mageId: string, token: string): number | undefined {
       const account = MAGE_ID.test(mageId.toUpperCase()) ? accounts.findByMageId(mageId.toUpperCase()) : undefined
       const stored = account === undefined ? undefined : tokens.find(account.id)
-      const presented = hashSecret(token)
-      const expected = stored?.tokenHash ?? DUMMY_HASH
-      const matches = expected.length === presented.length && timingSafeEqual(presented, expected)
+      const matches = secretMatches(token, stored?.tokenHash ?? DUMMY_HASH)
       return account !== undefined && stored !== undefined && matches && TOKEN.test(token) ? account.id : undefined
     },
 
@@ -132,16 +131,16 @@ export function createDownloadsService (deps: {
      */
     async addRelease (file: string, opts: { version: string, edition?: string | undefined, name?: string | undefined }): Promise<AddedRelease> {
       const fileName = opts.name ?? path.basename(file)
-      if (!FILE_NAME.test(fileName)) throw errors.invalidArgument(`invalid file name "${fileName}": use letters, digits, dots, dashes, underscores and plus signs`)
-      if (!RELEASE_VERSION.test(opts.version)) throw errors.invalidArgument(`invalid version "${opts.version}": use letters, digits, dots, dashes, underscores and plus signs, e.g. 2.4.6-p3`)
+      if (!FILE_NAME.test(fileName)) throw errors.badRequest(`invalid file name "${fileName}": use letters, digits, dots, dashes, underscores and plus signs`)
+      if (!RELEASE_VERSION.test(opts.version)) throw errors.badRequest(`invalid version "${opts.version}": use letters, digits, dots, dashes, underscores and plus signs, e.g. 2.4.6-p3`)
       const edition = opts.edition ?? null
-      if (edition !== null && !EDITION_NAME.test(edition)) throw errors.invalidArgument(`invalid edition "${edition}": use lowercase letters, digits, dots, dashes and underscores, e.g. ee-full`)
+      if (edition !== null && !EDITION_NAME.test(edition)) throw errors.badRequest(`invalid edition "${edition}": use lowercase letters, digits, dots, dashes and underscores, e.g. ee-full`)
       try {
         await fsAccess(file, constants.R_OK)
       } catch (err) {
-        throw errors.invalidArgument(`${fileName}: cannot read file (${(err as NodeJS.ErrnoException).code ?? 'error'})`)
+        throw errors.badRequest(`${fileName}: cannot read file (${(err as NodeJS.ErrnoException).code ?? 'error'})`)
       }
-      const staged = await stageOrExplain(store, file, (detail) => errors.invalidArgument(`${fileName}: ${detail}`))
+      const staged = await stageOrExplain(store, file, (detail) => errors.badRequest(`${fileName}: ${detail}`))
       const result = { file: fileName, version: opts.version, edition }
       const existing = releases.findByFileName(fileName)
       if (existing !== undefined) {
@@ -192,8 +191,8 @@ export function createDownloadsService (deps: {
       return releases.listEditions()
     },
     /** Sets an edition's access, creating the edition when it is new (so it can be restricted before its first file). */
-    setEditionAccess: db.transaction((name: string, access: Access): Edition => {
-      if (!EDITION_NAME.test(name)) throw errors.invalidArgument(`invalid edition "${name}": use lowercase letters, digits, dots, dashes and underscores, e.g. ee-full`)
+    setEditionAccess: transaction((name: string, access: Access): Edition => {
+      if (!EDITION_NAME.test(name)) throw errors.badRequest(`invalid edition "${name}": use lowercase letters, digits, dots, dashes and underscores, e.g. ee-full`)
       const edition = releases.findEdition(name)
       if (edition === undefined) return releases.insertEdition(name, access)
       releases.setEditionAccess(edition.id, access)

@@ -68,7 +68,7 @@ export type KeyVault = ReturnType<typeof createKeyVault>
 export function loadKeyVault (config: { keyRevealKey: string | undefined, keyRevealKeyFile: string | undefined }): KeyVault | undefined {
   if (config.keyRevealKey !== undefined) {
     const key = parseRevealKey(config.keyRevealKey)
-    if (key === undefined) throw errors.invalidArgument('PACKYARD_KEY_REVEAL_KEY must be 32 bytes as 64 hex characters or base64')
+    if (key === undefined) throw errors.badRequest('PACKYARD_KEY_REVEAL_KEY must be 32 bytes as 64 hex characters or base64')
     return createKeyVault(key)
   }
   if (config.keyRevealKeyFile !== undefined) {
@@ -76,10 +76,10 @@ export function loadKeyVault (config: { keyRevealKey: string | undefined, keyRev
     try {
       raw = readFileSync(config.keyRevealKeyFile)
     } catch (err) {
-      throw errors.invalidArgument(`cannot read PACKYARD_KEY_REVEAL_KEY_FILE ${config.keyRevealKeyFile} (${(err as NodeJS.ErrnoException).code ?? 'error'})`)
+      throw errors.badRequest(`cannot read PACKYARD_KEY_REVEAL_KEY_FILE ${config.keyRevealKeyFile} (${(err as NodeJS.ErrnoException).code ?? 'error'})`)
     }
     const key = parseRevealKey(raw)
-    if (key === undefined) throw errors.invalidArgument(`PACKYARD_KEY_REVEAL_KEY_FILE ${config.keyRevealKeyFile} must hold 32 bytes: raw, 64 hex characters or base64`)
+    if (key === undefined) throw errors.badRequest(`PACKYARD_KEY_REVEAL_KEY_FILE ${config.keyRevealKeyFile} must hold 32 bytes: raw, 64 hex characters or base64`)
     return createKeyVault(key)
   }
   return undefined

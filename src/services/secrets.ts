@@ -15,10 +15,17 @@ export function hashSecret (secret: string): Buffer {
   return createHash('sha256').update(secret, 'utf8').digest()
 }
 
+/**
+ * The one constant-time comparison of secret material (hashes, HMACs, KDF outputs): false for
+ * different lengths, else timingSafeEqual. Every secret check goes through it.
+ */
+export function sameBytes (a: Buffer, b: Buffer): boolean {
+  return a.length === b.length && timingSafeEqual(a, b)
+}
+
 /** Constant-time comparison of a presented secret with a stored SHA-256. */
 export function secretMatches (secret: string, storedHash: Buffer): boolean {
-  const presented = hashSecret(secret)
-  return presented.length === storedHash.length && timingSafeEqual(presented, storedHash)
+  return sameBytes(hashSecret(secret), storedHash)
 }
 
 /** MAGEID-style account id: MAG followed by nine digits. */
@@ -51,5 +58,5 @@ export async function verifyPassword (password: string, stored: string | null): 
   const [, n, r, p, salt, hash] = parts as [string, string, string, string, string, string]
   const expected = Buffer.from(hash, 'base64')
   const key = await scryptAsync(password, Buffer.from(salt, 'base64'), expected.length, { N: Number(n), r: Number(r), p: Number(p), maxmem: SCRYPT.maxmem })
-  return timingSafeEqual(key, expected)
+  return sameBytes(key, expected)
 }

@@ -1,6 +1,6 @@
-import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto'
+import { createHmac, randomBytes } from 'node:crypto'
 import type { SessionsRepository } from '../repositories/sessions.js'
-import { hashSecret } from './secrets.js'
+import { hashSecret, sameBytes } from './secrets.js'
 
 /** Signed out after this long without a request… */
 export const SESSION_IDLE_MS = 12 * 60 * 60 * 1000
@@ -44,7 +44,7 @@ export function csrfMatches (secret: string, token: unknown): boolean {
   if (typeof token !== 'string') return false
   const expected = Buffer.from(csrfTokenFor(secret))
   const presented = Buffer.from(token)
-  return expected.length === presented.length && timingSafeEqual(expected, presented)
+  return sameBytes(expected, presented)
 }
 
 function parseFlash (raw: string | null): Flash | null {
