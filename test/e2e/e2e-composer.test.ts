@@ -11,7 +11,7 @@ import { requireTools } from '../helpers/tools.js'
  * directory serve every test; each test uses its own accounts and package names, so the
  * tests stay independent. Every Composer run after a key or grant change uses a fresh
  * project (own COMPOSER_HOME and cache): a warm cache survives revocation
- * (COMPOSER-PROTOCOL.md §4.5) and would hide a failure.
+ * (docs/composer-protocol.md §4.5) and would hide a failure.
  */
 
 interface Key { name: string, publicKey: string, privateKey: string }

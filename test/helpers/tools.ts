@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs'
 
 /**
  * True when a system tool is on PATH (or an absolute path exists).
- * Under CI=true a missing tool is a failure, never a skip (DEVELOPERS.md).
+ * Under CI=true a missing tool is a failure, never a skip (README.md, "Tests").
  */
 export function hasTool (name: string): boolean {
   if (name.startsWith('/')) return existsSync(name)
@@ -23,7 +23,7 @@ export interface ToolGate {
 export function requireTools (t: ToolGate, ...names: string[]): boolean {
   const missing = names.filter((n) => !hasTool(n))
   if (missing.length === 0) return true
-  const msg = `required tool(s) missing: ${missing.join(', ')} (install: apt-get install -y php-cli php-zip composer unzip curl chromium)`
+  const msg = `required tool(s) missing: ${missing.join(', ')} (install: apt-get install -y php-cli php-zip composer unzip zip curl chromium)`
   if (process.env.CI === 'true') t.fail(msg)
   else t.plan?.(0, msg)
   return false

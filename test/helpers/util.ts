@@ -1,6 +1,6 @@
 export type Json = Record<string, any>
 
-/** The Composer client's expansion of a composer/2.0 list (COMPOSER-PROTOCOL.md §2.3). */
+/** The Composer client's expansion of a composer/2.0 list (docs/composer-protocol.md §2.3). */
 export function expand<T extends Json> (list: T[]): T[] {
   const out: T[] = []
   let previous: T | undefined

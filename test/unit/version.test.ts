@@ -14,7 +14,7 @@ import { requireTools } from '../helpers/tools.js'
 
 const AUTOLOAD = '/usr/share/php/Composer/Semver/autoload.php'
 
-// --- 1. The observed table of COMPOSER-PROTOCOL.md §3.3 ------------------------------------
+// --- 1. The observed table of docs/composer-protocol.md §3.3 -------------------------------
 
 interface Row {
   inputs: string[]
