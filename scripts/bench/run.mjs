@@ -1,48 +1,196 @@
-// Runs every benchmark, each in its own process, one after another, and prints their
-// tables (markdown). `npm run bench` builds first; `node scripts/bench/run.mjs auth publish`
-// runs only the named ones. BENCH_SCALE=0.2 shortens every run for a smoke test.
+// `npm run bench`: Packyard against the static alternative a user would otherwise pick
+// (Satis-like files behind nginx with auth_basic), in one run, alternated A B A B.
+//
+//   node scripts/bench/run.mjs                 the comparison (300 packages × 20 versions; ~6-10 min)
+//   node scripts/bench/run.mjs --quick         short smoke run (100 × 5, 3 s wrk runs, 20 MiB archive)
+//   node scripts/bench/run.mjs --scale         also the scale point (10,000 packages × 10 versions; slow)
+//   node scripts/bench/run.mjs --scale-only    only the scale point
+//   node scripts/bench/run.mjs --secondary [metadata auth download publish]
+//                                              the older self-comparison benchmarks (secondary.mjs)
+// Overrides: --packages N --versions N --seconds N --rounds N --downloads N --big-mib N
+//   --composer-rounds N (default 5) --scale-packages N --scale-versions N --scale-visible N
+//   --no-warn (skip Packyard at log level warn) --no-sha (skip nginx with a {SHA} htpasswd entry)
+//   --keep (keep the temp dirs) --out FILE
+// PACKYARD_BENCH_BIN=path/to/bin/packyard.js benchmarks another build than this checkout's.
+// Results: a markdown table on stdout and JSON in scripts/bench/results/latest.json (or --out).
+// Traffic goes to 127.0.0.1 only; every process started is stopped at the end, on error and on Ctrl-C.
 import { spawn } from 'node:child_process'
-import { cpus, loadavg } from 'node:os'
+import { mkdirSync, writeFileSync } from 'node:fs'
+import { cpus, loadavg, totalmem } from 'node:os'
+import path from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { BIN } from './catalogue.mjs'
+import { cleanup } from './procs.mjs'
+import { benchScale } from './scale.mjs'
+import { which } from './tools.mjs'
+import { benchVsNginx, median, summarize } from './vs-nginx.mjs'
 
-const BENCHES = ['metadata', 'auth', 'download', 'publish']
-const TIME_LIMIT_MS = 150_000
+const HERE = fileURLToPath(new URL('.', import.meta.url))
+const argv = process.argv.slice(2)
 
-const wanted = process.argv.slice(2)
-const unknown = wanted.filter((w) => !BENCHES.includes(w))
-if (unknown.length > 0) {
-  console.error(`unknown benchmark ${unknown.join(', ')}: choose from ${BENCHES.join(', ')}`)
-  process.exit(2)
+function parseArgs () {
+  const flags = new Set()
+  const values = {}
+  const valued = ['--packages', '--versions', '--seconds', '--rounds', '--downloads', '--big-mib', '--scale-packages', '--scale-versions', '--scale-visible', '--out', '--composer-packages', '--composer-rounds']
+  const known = ['--quick', '--scale', '--scale-only', '--no-warn', '--no-sha', '--keep', '--help']
+  for (let k = 0; k < argv.length; k++) {
+    const a = argv[k]
+    if (valued.includes(a)) {
+      if (k + 1 >= argv.length) usage(`${a} needs a value`)
+      values[a.slice(2)] = argv[++k]
+    } else if (known.includes(a)) flags.add(a.slice(2))
+    else usage(`unknown option ${a}`)
+  }
+  if (flags.has('help')) usage()
+  const quick = flags.has('quick')
+  const num = (name, dflt) => {
+    if (values[name] === undefined) return dflt
+    const n = Number(values[name])
+    if (!Number.isInteger(n) || n < 1) usage(`--${name} must be a positive integer`)
+    return n
+  }
+  return {
+    quick,
+    scale: flags.has('scale') || flags.has('scale-only'),
+    compare: !flags.has('scale-only'),
+    keep: flags.has('keep'),
+    out: values.out ?? path.join(HERE, 'results', 'latest.json'),
+    compareOpts: {
+      packages: num('packages', quick ? 100 : 300),
+      versions: num('versions', quick ? 5 : 20),
+      wrkSeconds: num('seconds', quick ? 3 : 10),
+      rounds: num('rounds', 2),
+      downloads: num('downloads', quick ? 2 : 5),
+      bigMiB: num('big-mib', quick ? 20 : 50),
+      composerPackages: num('composer-packages', 60),
+      composerRounds: num('composer-rounds', 5),
+      warn: !flags.has('no-warn'),
+      sha: !flags.has('no-sha')
+    },
+    scaleOpts: {
+      packages: num('scale-packages', quick ? 1000 : 10_000),
+      versions: num('scale-versions', quick ? 5 : 10),
+      visible: num('scale-visible', quick ? 200 : 1000),
+      wrkSeconds: num('seconds', quick ? 3 : 10)
+    }
+  }
 }
 
-function runOne (name) {
-  return new Promise((resolve) => {
-    const file = fileURLToPath(new URL(`./bench-${name}.mjs`, import.meta.url))
-    const child = spawn(process.execPath, [file], { stdio: 'inherit' })
-    const timer = setTimeout(() => {
-      console.error(`bench-${name}: over ${TIME_LIMIT_MS / 1000} s, stopping it`)
-      child.kill('SIGTERM')
-      setTimeout(() => child.kill('SIGKILL'), 5000).unref()
-    }, TIME_LIMIT_MS)
-    child.on('exit', (code, signal) => {
-      clearTimeout(timer)
-      resolve(code === 0 && signal === null ? 0 : 1)
-    })
-  })
+function usage (error) {
+  const text = fileURLToPath(import.meta.url)
+  if (error) console.error(`run.mjs: ${error}`)
+  console.error(`usage: node ${path.relative(process.cwd(), text)} [--quick] [--scale|--scale-only] [--secondary names…] (see the comment at the top of the file)`)
+  process.exit(error ? 2 : 0)
 }
 
+const log = (msg) => console.error(`[${new Date().toISOString().slice(11, 19)}] ${msg}`)
 const load = () => loadavg().map((n) => n.toFixed(2)).join(' ')
-const cpu = cpus()
-console.log(`# Packyard benchmarks, ${new Date().toISOString().slice(0, 10)}`)
-console.log(`Node ${process.version}, ${cpu.length} cores (${cpu[0]?.model.trim() ?? 'unknown CPU'}), ${process.platform} ${process.arch}; load average at start: ${load()}`)
 
-const started = Date.now()
-const failed = []
-for (const name of wanted.length > 0 ? wanted : BENCHES) {
-  if (await runOne(name) !== 0) failed.push(name)
+function fmtValue (v, kind) {
+  if (v === undefined || Number.isNaN(v)) return '–'
+  if (kind === 'int') return Math.round(v).toLocaleString('en-US')
+  if (kind === 'ms') return v.toFixed(2)
+  if (kind === 's') return v.toFixed(2)
+  if (kind === 'mib') return v.toFixed(1)
+  return String(v)
 }
-console.log(`\nDone in ${Math.round((Date.now() - started) / 1000)} s; load average at end: ${load()}.`)
-if (failed.length > 0) {
-  console.error(`failed: ${failed.join(', ')}`)
-  process.exitCode = 1
+
+function table (header, rows) {
+  return [
+    `| ${header.join(' | ')} |`,
+    `| ${header.map((_, i) => (i === 0 ? '---' : '---:')).join(' | ')} |`,
+    ...rows.map((r) => `| ${r.join(' | ')} |`)
+  ].join('\n')
+}
+
+async function main () {
+  const opts = parseArgs()
+  let interrupted = false
+  const onSignal = (sig) => {
+    if (interrupted) return
+    interrupted = true
+    log(`${sig}: stopping every process this run started`)
+    cleanup({ keepDirs: opts.keep }).finally(() => process.exit(130))
+  }
+  process.on('SIGINT', onSignal)
+  process.on('SIGTERM', onSignal)
+
+  const cpu = cpus()
+  const env = {
+    date: new Date().toISOString(),
+    node: process.version,
+    cores: cpu.length,
+    cpu: cpu[0]?.model.trim() ?? 'unknown',
+    memGiB: +(totalmem() / 1024 ** 3).toFixed(1),
+    platform: `${process.platform} ${process.arch}`,
+    loadAtStart: load(),
+    tools: Object.fromEntries(['nginx', 'wrk', 'composer', 'php', 'curl', 'openssl'].map((t) => [t, which(t)]))
+  }
+  console.log(`# Packyard vs static files behind nginx, ${env.date.slice(0, 10)}`)
+  env.bin = BIN
+  console.log(`Packyard: ${BIN}`)
+  console.log(`Node ${env.node}, ${env.cores} cores (${env.cpu}), ${env.platform}; load average at start: ${env.loadAtStart}`)
+  const results = { env, options: { ...opts } }
+  const started = Date.now()
+  try {
+    if (opts.compare) {
+      const c = opts.compareOpts
+      const r = await benchVsNginx({ ...c, log })
+      results.compare = r
+      const rows = summarize(r)
+      const pub = r.setup.publish
+      console.log('\n## Packyard vs nginx + auth_basic (static mirror of the same bytes)\n')
+      console.log(`Catalogue: ${c.packages} packages × ${c.versions} versions (${pub.versions} versions, all public), published with the CLI at ${pub.versionsPerSecond.toFixed(0)} versions/s; ` +
+        `/packages.json ${r.setup.mirror.packagesJsonBytes.toLocaleString('en-US')} bytes; archive ${(r.setup.mirror.archiveBytes / 1048576).toFixed(1)} MiB. ` +
+        `wrk -t1 -c32 -d${c.wrkSeconds}s --latency; ${c.rounds} rounds alternated A B A B; the median of the rounds is shown (composer: ${c.composerRounds} rounds; archive: ${c.downloads} curl downloads per round)` +
+        `${r.setup.composer ? `; composer: ${r.setup.composer.required} required, ${r.setup.composer.locked} locked` : ''}.\n`)
+      const hasWarn = rows.some((x) => x.warn !== undefined)
+      const hasSha = rows.some((x) => x.sha !== undefined)
+      const ratio = (v) => v === undefined ? '–' : `${v.toFixed(2)}×`
+      const header = ['measure', 'Packyard', 'nginx', 'ratio', 'goal', 'met?']
+      console.log(table(header, rows.map((x) => [x.label, fmtValue(x.packyard, x.fmt), fmtValue(x.nginx, x.fmt), ratio(x.ratio), x.goal, x.verdict])))
+      if (hasWarn || hasSha) {
+        console.log('\nSecondary, same run and rotation (– = not measured for this variant):\n')
+        console.log(table(['measure', 'Packyard, log level warn', 'vs nginx', 'nginx, {SHA} htpasswd', 'Packyard (info) / nginx {SHA}'],
+          rows.filter((x) => x.warn !== undefined || x.sha !== undefined).map((x) => [x.label, fmtValue(x.warn, x.fmt), x.warn === undefined || x.nginx === undefined ? '–' : ratio(x.warn / x.nginx), fmtValue(x.sha, x.fmt), ratio(x.ratioSha)])))
+      }
+      const per = r.measures.p2?.packyard?.map((w) => w.logBytesPerReq).filter((v) => v !== undefined)
+      if (per?.length) console.log(`\nPackyard at info wrote ${median(per).toFixed(0)} bytes of access log per p2 request (to a file).`)
+      console.log('\nratio = Packyard / nginx (for req/s and MiB/s higher is better; for ms, s and MiB lower is better). Server = Packyard at log level info. Notes: ' + r.notes.join(' '))
+      results.summary = rows.map(({ fmt, ...x }) => x)
+    }
+    if (opts.scale) {
+      const s = await benchScale({ ...opts.scaleOpts, log })
+      results.scale = s
+      const target = 100_000
+      console.log(`\n## Scale point: ${s.packages.toLocaleString('en-US')} packages × ${s.versions} versions (${s.publishedVersions.toLocaleString('en-US')} versions${s.publishedVersions < target ? `; the target is ${target.toLocaleString('en-US')}` : ''})\n`)
+      console.log(table(['measure', 'value'], [
+        ['publish with the CLI (batches of 1,000 archives), versions/s', s.versionsPerSecond.toFixed(0)],
+        ['publish wall time, s (zip generation excluded)', s.publishSeconds.toFixed(0)],
+        ['cold start to first 200 on /packages.json, s (3 starts)', s.coldStartSeconds.map((x) => x.toFixed(2)).join(', ')],
+        ['server RSS after start, MiB', (s.rssIdleBytes / 1048576).toFixed(1)],
+        [`/packages.json p50, ms (sequential, account sees ${s.packagesJsonVisible})`, s.packagesJsonSequentialP50ms.toFixed(2)],
+        ...(s.packagesJsonWrk ? [['/packages.json under wrk -c32: req/s, p50 ms, p99 ms', `${s.packagesJsonWrk.rps.toFixed(0)}, ${s.packagesJsonWrk.p50ms.toFixed(2)}, ${s.packagesJsonWrk.p99ms.toFixed(2)}`]] : []),
+        ['server RSS after the load, MiB', (s.rssAfterLoadBytes / 1048576).toFixed(1)]
+      ]))
+    }
+  } catch (err) {
+    console.error(`\nbench failed: ${err.stack ?? err}`)
+    process.exitCode = 1
+  } finally {
+    await cleanup({ keepDirs: opts.keep })
+  }
+  results.env.loadAtEnd = load()
+  results.env.seconds = Math.round((Date.now() - started) / 1000)
+  mkdirSync(path.dirname(opts.out), { recursive: true })
+  writeFileSync(opts.out, JSON.stringify(results, null, 2) + '\n')
+  console.log(`\nDone in ${results.env.seconds} s; load average at end: ${results.env.loadAtEnd}. JSON: ${opts.out}`)
+}
+
+if (argv[0] === '--secondary') {
+  const child = spawn(process.execPath, [path.join(HERE, 'secondary.mjs'), ...argv.slice(1)], { stdio: 'inherit' })
+  child.on('exit', (code) => { process.exitCode = code ?? 1 })
+  process.on('SIGINT', () => child.kill('SIGINT'))
+} else {
+  await main()
 }
