@@ -2,7 +2,8 @@ import Fastify, { type FastifyError, type FastifyInstance } from 'fastify'
 import type { Config } from './config.js'
 import { createContext } from './context.js'
 import { classifyError, jsonErrorBody, sendJsonError } from './http/errors.js'
-import { loggerOptions } from './logger.js'
+import pino from 'pino'
+import { accessLog, loggerOptions } from './logger.js'
 import healthRoutes from './routes/health.js'
 import composerRoutes, { AUTH_MESSAGES } from './routes/composer.js'
 import metricsRoutes from './routes/metrics.js'
@@ -11,7 +12,12 @@ import accountPages, { PAGES_AUTH_FAILURES } from './routes/account/index.js'
 import accountApi, { API_AUTH_FAILURES } from './routes/account-api.js'
 import downloadsRoutes, { DOWNLOADS_AUTH_FAILURES } from './routes/downloads.js'
 import landingRoutes from './routes/landing.js'
+import publishApi from './routes/publish-api.js'
+import adminWebhooks from './routes/admin-webhooks.js'
+import { createApiAuth } from './routes/api-auth.js'
+import type { WebhookWorker } from './services/webhook-delivery.js'
 import { createLoginThrottle } from './services/login-throttle.js'
+import { createKeyThrottle } from './services/key-throttle.js'
 
 export interface BuildOptions {
   /** Pino destination stream (tests capture the log); stdout when unset. */
@@ -21,18 +27,37 @@ export interface BuildOptions {
 /** The composition root: one database, its services, and the HTTP routes, wired in order. */
 export async function buildApp (config: Config, options: BuildOptions = {}): Promise<FastifyInstance> {
   const ctx = createContext(config)
-  const logger = options.logStream === undefined
-    ? loggerOptions(config.logLevel)
-    : { ...loggerOptions(config.logLevel), stream: options.logStream }
+  // stdout through an asynchronous pino destination: a log line is a buffer append; lines
+  // that pile up while a write is in flight go out together in the next one (flushed on close).
+  const stdout = options.logStream === undefined ? pino.destination({ dest: 1, sync: false }) : undefined
   const app = Fastify({
-    logger,
+    logger: { ...loggerOptions(config.logLevel), stream: options.logStream ?? stdout },
+    // One access line per request (accessLog below) instead of Fastify's two.
+    disableRequestLogging: true,
     trustProxy: config.trustProxy,
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 300 },
     bodyLimit: 1024 * 1024
   })
+  if (stdout !== undefined) app.addHook('onClose', async () => { stdout.flushSync() })
+  accessLog(app)
   app.decorate('ctx', ctx)
   app.decorateRequest('principal', null)
-  app.addHook('onClose', async () => { ctx.close() })
+  // The webhook worker sends the outbox (whichever process wrote it) while the server runs,
+  // and stops before the database closes.
+  let webhookWorker: WebhookWorker | undefined
+  app.addHook('onReady', async () => {
+    webhookWorker = ctx.webhooks.startWorker({
+      log: app.log,
+      pollMs: config.webhookPollMs,
+      timeoutMs: config.webhookTimeoutMs,
+      backoffMs: config.webhookBackoffMs,
+      maxAttempts: config.webhookMaxAttempts
+    })
+  })
+  app.addHook('onClose', async () => {
+    await webhookWorker?.stop()
+    ctx.close()
+  })
   const metrics = config.metricsEnabled
     ? createMetrics({
       authFailureReasons: { composer: Object.keys(AUTH_MESSAGES), pages: PAGES_AUTH_FAILURES, api: API_AUTH_FAILURES, downloads: DOWNLOADS_AUTH_FAILURES }
@@ -59,7 +84,10 @@ export async function buildApp (config: Config, options: BuildOptions = {}): Pro
     config,
     keys: ctx.keys,
     catalog: ctx.catalog,
+    // Failed access-key checks per (key, address) and per address, in memory for this process.
+    throttle: createKeyThrottle({ windowMs: config.keyThrottleWindowMs }),
     onAuthFailure: metrics === undefined ? undefined : (reason) => { metrics.authFailure('composer', reason) },
+    onThrottled: metrics === undefined ? undefined : () => { metrics.throttled('composer') },
     onArchiveDownload: metrics?.archiveDownload
   })
   // With key reveal off, no encrypted private key stays in the database.
@@ -76,5 +104,12 @@ export async function buildApp (config: Config, options: BuildOptions = {}): Pro
   await app.register(accountPages, { prefix: '/account', ...accountDeps, sessions: ctx.sessions, onAuthFailure: countAuthFailure('pages') })
   await app.register(accountApi, { prefix: '/api/v1', ...accountDeps, onAuthFailure: countAuthFailure('api') })
   await app.register(downloadsRoutes, { prefix: '/products/downloads', config, downloads: ctx.downloads, onAuthFailure: countAuthFailure('downloads') })
+  // Publishing over HTTP with operator API tokens (never access keys or passwords).
+  await app.register(publishApi, { config, catalog: ctx.catalog, apiTokens: ctx.apiTokens })
+  await app.register(adminWebhooks, {
+    prefix: '/api/v1/admin/webhooks',
+    webhooks: ctx.webhooks,
+    authorize: createApiAuth({ tokens: ctx.apiTokens, realm: config.realm }).requireScope('admin')
+  })
   return app
 }

@@ -32,13 +32,34 @@ export interface Config {
    */
   readonly keyRevealKey: string | undefined
   readonly keyRevealKeyFile: string | undefined
+  /**
+   * The window of the access-key throttle (PACKYARD_KEY_THROTTLE_WINDOW_MS, default one minute):
+   * 10 failures of one key from one address, or 100 from one address, within it block for one
+   * window, doubling while failures go on.
+   */
+  readonly keyThrottleWindowMs: number
   /** Anyone may create an account at /account/register (PACKYARD_REGISTRATION=open|closed). */
   readonly registrationOpen: boolean
+  /** The largest archive accepted by the HTTP upload routes (PACKYARD_MAX_UPLOAD_BYTES); larger ones get 413. */
+  readonly maxUploadBytes: number
+  /** Webhooks may target loopback, private and link-local addresses (PACKYARD_WEBHOOK_ALLOW_PRIVATE; off: SSRF guard). */
+  readonly webhookAllowPrivate: boolean
+  /** The installation's webhook signing key, created on first use (PACKYARD_WEBHOOK_KEY_FILE, default <data dir>/webhook.key). */
+  readonly webhookKeyFile: string
+  /** How often the server reads the webhook outbox (PACKYARD_WEBHOOK_POLL_MS). */
+  readonly webhookPollMs: number
+  /** How long one delivery may take (PACKYARD_WEBHOOK_TIMEOUT_MS). */
+  readonly webhookTimeoutMs: number
+  /** Delay before the first retry, doubling after each failure (PACKYARD_WEBHOOK_BACKOFF_MS). */
+  readonly webhookBackoffMs: number
+  /** Attempts before a delivery is given up (PACKYARD_WEBHOOK_MAX_ATTEMPTS). */
+  readonly webhookMaxAttempts: number
 }
 
 export type ConfigInput = Partial<Record<
 'dataDir' | 'host' | 'port' | 'publicUrl' | 'trustProxy' | 'logLevel' | 'realm' | 'lastUsedFlushMs' |
-'shutdownTimeoutMs' | 'metricsEnabled' | 'metricsToken' | 'keyRevealKey' | 'keyRevealKeyFile' | 'registration', string | number | boolean | undefined>>
+'shutdownTimeoutMs' | 'keyThrottleWindowMs' | 'metricsEnabled' | 'metricsToken' | 'keyRevealKey' | 'keyRevealKeyFile' | 'registration' | 'maxUploadBytes' |
+'webhookAllowPrivate' | 'webhookKeyFile' | 'webhookPollMs' | 'webhookTimeoutMs' | 'webhookBackoffMs' | 'webhookMaxAttempts', string | number | boolean | undefined>>
 
 export class ConfigError extends Error {
   constructor (message: string) {
@@ -108,6 +129,13 @@ function parseRegistration (v: string | undefined): boolean {
   throw new ConfigError(`invalid PACKYARD_REGISTRATION "${v}": use open or closed`)
 }
 
+function parseByteCount (name: string, v: string | undefined, fallback: number): number {
+  if (v === undefined) return fallback
+  const n = Number(v)
+  if (!Number.isSafeInteger(n) || n < 1) throw new ConfigError(`invalid ${name} "${v}": use a whole number of bytes, e.g. 268435456 for 256 MiB`)
+  return n
+}
+
 /**
  * Builds the typed configuration. Pure: explicit values (CLI flags, tests) win over
  * the environment, which wins over defaults. Relative paths resolve against cwd.
@@ -120,6 +148,10 @@ export function loadConfig (env: Record<string, string | undefined> = {}, overri
   const flush = Number(pick('lastUsedFlushMs', 'PACKYARD_LAST_USED_FLUSH_MS') ?? 30_000)
   if (!Number.isFinite(flush) || flush < 0) throw new ConfigError('invalid PACKYARD_LAST_USED_FLUSH_MS: use a number of milliseconds')
   const revealKeyFile = pick('keyRevealKeyFile', 'PACKYARD_KEY_REVEAL_KEY_FILE')
+  const webhookAttempts = Number(pick('webhookMaxAttempts', 'PACKYARD_WEBHOOK_MAX_ATTEMPTS') ?? 8)
+  if (!Number.isInteger(webhookAttempts) || webhookAttempts < 1) throw new ConfigError('invalid PACKYARD_WEBHOOK_MAX_ATTEMPTS: use a whole number of at least 1')
+  const webhookPollMs = parseMillis('PACKYARD_WEBHOOK_POLL_MS', pick('webhookPollMs', 'PACKYARD_WEBHOOK_POLL_MS'), 1000)
+  if (webhookPollMs < 10) throw new ConfigError('invalid PACKYARD_WEBHOOK_POLL_MS: use at least 10 milliseconds')
   return Object.freeze({
     dataDir,
     dbPath: path.join(dataDir, 'packyard.sqlite'),
@@ -132,10 +164,18 @@ export function loadConfig (env: Record<string, string | undefined> = {}, overri
     realm: pick('realm', 'PACKYARD_REALM') ?? 'Packyard',
     lastUsedFlushMs: flush,
     shutdownTimeoutMs: parseMillis('PACKYARD_SHUTDOWN_TIMEOUT_MS', pick('shutdownTimeoutMs', 'PACKYARD_SHUTDOWN_TIMEOUT_MS'), 30_000),
+    keyThrottleWindowMs: parseMillis('PACKYARD_KEY_THROTTLE_WINDOW_MS', pick('keyThrottleWindowMs', 'PACKYARD_KEY_THROTTLE_WINDOW_MS'), 60_000),
     metricsEnabled: parseBool('PACKYARD_METRICS', pick('metricsEnabled', 'PACKYARD_METRICS'), true),
     metricsToken: pick('metricsToken', 'PACKYARD_METRICS_TOKEN'),
     keyRevealKey: parseRevealKeyText(pick('keyRevealKey', 'PACKYARD_KEY_REVEAL_KEY')),
     keyRevealKeyFile: revealKeyFile === undefined ? undefined : path.resolve(cwd, revealKeyFile),
-    registrationOpen: parseRegistration(pick('registration', 'PACKYARD_REGISTRATION'))
+    registrationOpen: parseRegistration(pick('registration', 'PACKYARD_REGISTRATION')),
+    maxUploadBytes: parseByteCount('PACKYARD_MAX_UPLOAD_BYTES', pick('maxUploadBytes', 'PACKYARD_MAX_UPLOAD_BYTES'), 256 * 1024 * 1024),
+    webhookAllowPrivate: parseBool('PACKYARD_WEBHOOK_ALLOW_PRIVATE', pick('webhookAllowPrivate', 'PACKYARD_WEBHOOK_ALLOW_PRIVATE'), false),
+    webhookKeyFile: path.resolve(cwd, pick('webhookKeyFile', 'PACKYARD_WEBHOOK_KEY_FILE') ?? path.join(dataDir, 'webhook.key')),
+    webhookPollMs,
+    webhookTimeoutMs: parseMillis('PACKYARD_WEBHOOK_TIMEOUT_MS', pick('webhookTimeoutMs', 'PACKYARD_WEBHOOK_TIMEOUT_MS'), 10_000),
+    webhookBackoffMs: parseMillis('PACKYARD_WEBHOOK_BACKOFF_MS', pick('webhookBackoffMs', 'PACKYARD_WEBHOOK_BACKOFF_MS'), 5000),
+    webhookMaxAttempts: webhookAttempts
   })
 }

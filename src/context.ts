@@ -7,6 +7,7 @@ import { createArchiveStore } from './repositories/archive-store.js'
 import { createBackupsRepository } from './repositories/backups.js'
 import { createHealthRepository } from './repositories/health.js'
 import { createTransactional } from './repositories/transaction.js'
+import { createChangeCounters } from './repositories/changes.js'
 import { createAccountService } from './services/accounts.js'
 import { createAccessKeyService, createUsageTracker } from './services/access-keys.js'
 import { createBackupService } from './services/backup.js'
@@ -19,6 +20,10 @@ import { createReleasesRepository } from './repositories/releases.js'
 import { createSessionService } from './services/sessions.js'
 import { createDownloadsService } from './services/downloads.js'
 import { loadKeyVault } from './services/key-vault.js'
+import { createWebhooksRepository } from './repositories/webhooks.js'
+import { createWebhookService } from './services/webhooks.js'
+import { createApiTokensRepository } from './repositories/api-tokens.js'
+import { createApiTokenService } from './services/api-tokens.js'
 
 /**
  * The domain half of the composition root: opens this instance's database and wires
@@ -41,19 +46,25 @@ export function createContext (config: Config) {
     health: createHealthRepository(db)
   }
   const usage = createUsageTracker({ keys: repos.keys, flushMs: config.lastUsedFlushMs })
-  const accounts = createAccountService({ accounts: repos.accounts })
   const transaction = createTransactional(db)
-  const catalog = createCatalogService({ transaction, packages: repos.packages, store })
+  // Webhook events are queued in the outbox by the services, inside the transaction of each change.
+  const webhooks = createWebhookService({ webhooks: createWebhooksRepository(db), keyFile: config.webhookKeyFile, allowPrivate: config.webhookAllowPrivate })
+  const emit = webhooks.emit
+  const accounts = createAccountService({ transaction, accounts: repos.accounts, emit })
+  const changes = createChangeCounters(db)
+  const catalog = createCatalogService({ transaction, packages: repos.packages, store, changes, emit })
   const downloads = createDownloadsService({ transaction, accounts: repos.accounts, tokens: repos.downloadTokens, releases: repos.releases, store })
   const services = {
     accounts,
-    keys: createAccessKeyService({ keys: repos.keys, usage, vault }),
+    keys: createAccessKeyService({ keys: repos.keys, usage, changes, vault, transaction, accounts: repos.accounts, emit }),
     catalog,
     sessions: createSessionService({ sessions: repos.sessions }),
     downloads,
-    grants: createGrantService({ accounts, catalog, downloads }),
+    grants: createGrantService({ transaction, accounts, catalog, downloads, emit }),
     health: createHealthService({ health: repos.health }),
-    backups: createBackupService({ backups: repos.backups, store, dataDir: config.dataDir })
+    backups: createBackupService({ backups: repos.backups, store, dataDir: config.dataDir }),
+    apiTokens: createApiTokenService({ tokens: createApiTokensRepository(db) }),
+    webhooks
   }
   let closed = false
   return {

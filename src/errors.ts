@@ -37,6 +37,9 @@ export const errors = {
   notFound: defineError('NOT_FOUND', 404, (what: string) => `${what} not found`),
   conflict: defineError('CONFLICT', 409, (detail: string) => detail),
   tooManyRequests: defineError('TOO_MANY_REQUESTS', 429, (detail: string) => detail),
+  payloadTooLarge: defineError('PAYLOAD_TOO_LARGE', 413, (limit: number) =>
+    `the upload is larger than this server accepts (${limit} bytes, PACKYARD_MAX_UPLOAD_BYTES)`),
+  rangeNotSatisfiable: defineError('RANGE_NOT_SATISFIABLE', 416, (size: number) => `the requested range is outside the file (${size} bytes)`),
   schemaTooNew: defineError('SCHEMA_TOO_NEW', 500, (current: number, known: number) =>
     `database schema version ${current} is newer than this release knows (${known}); upgrade Packyard instead of downgrading`)
 }

@@ -34,12 +34,21 @@ export function createMetrics (opts: { authFailureReasons?: Partial<Record<AuthS
     labelNames: ['surface', 'reason'] as const,
     registers: [register]
   })
+  const throttled = new Counter({
+    name: 'packyard_auth_throttled_total',
+    help: 'Requests refused with 429 because of earlier failed sign-ins, by surface',
+    labelNames: ['surface'] as const,
+    registers: [register]
+  })
+  throttled.inc({ surface: 'composer' }, 0)
   const archiveDownloads = new Counter({
     name: 'packyard_archive_downloads_total',
     help: 'Dist archives served, by package',
     labelNames: ['package'] as const,
     registers: [register]
   })
+  // Route labels are patterns and methods and statuses few, so this stays small.
+  const children = new Map<string, { requests: ReturnType<typeof requests.labels>, duration: ReturnType<typeof duration.labels> }>()
   // Known reasons start at 0, so a rate() alert works before the first failure.
   for (const [surface, reasons] of Object.entries(opts.authFailureReasons ?? {})) {
     for (const reason of reasons) authFailures.inc({ surface, reason }, 0)
@@ -49,9 +58,19 @@ export function createMetrics (opts: { authFailureReasons?: Partial<Record<AuthS
     contentType: register.contentType,
     render: (): Promise<string> => register.metrics(),
     observeRequest (method: string, route: string, statusCode: number, seconds: number): void {
-      const labels = { method, route, status_code: String(statusCode) }
-      requests.inc(labels)
-      duration.observe(labels, seconds)
+      // prom-client hashes a label object on every call; the children are looked up once.
+      const key = `${method} ${statusCode} ${route}`
+      let series = children.get(key)
+      if (series === undefined) {
+        const labels = { method, route, status_code: String(statusCode) }
+        series = { requests: requests.labels(labels), duration: duration.labels(labels) }
+        children.set(key, series)
+      }
+      series.requests.inc()
+      series.duration.observe(seconds)
+    },
+    throttled (surface: AuthSurface): void {
+      throttled.inc({ surface })
     },
     authFailure (surface: AuthSurface, reason: string): void {
       authFailures.inc({ surface, reason })

@@ -6,6 +6,7 @@ import { isPackyardError } from '../errors.js'
 import { defaultIo, type Io } from './io.js'
 import { createCli, PartialFailure, UserError } from './kit.js'
 import { registerAccountCommands } from './commands/account.js'
+import { registerApiTokenCommands } from './commands/api-token.js'
 import { registerBackupCommand } from './commands/backup.js'
 import { registerEditionCommands } from './commands/edition.js'
 import { registerGrantCommands } from './commands/grant.js'
@@ -15,6 +16,7 @@ import { registerPublishCommand } from './commands/publish.js'
 import { registerReleaseCommands } from './commands/release.js'
 import { registerServeCommand } from './commands/serve.js'
 import { registerTokenCommands } from './commands/token.js'
+import { registerWebhookCommands } from './commands/webhook.js'
 
 export type { Io } from './io.js'
 
@@ -55,6 +57,8 @@ function buildProgram (io: Io): Command {
     registerReleaseCommands,
     registerEditionCommands,
     registerTokenCommands,
+    registerApiTokenCommands,
+    registerWebhookCommands,
     registerBackupCommand
   ]) register(cli)
   return program

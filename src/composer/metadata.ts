@@ -86,3 +86,20 @@ export function buildPackageMetadata (name: string, versions: PublishedVersion[]
 export function withBaseUrl (doc: string, baseUrl: string): string {
   return doc.replaceAll(BASE_URL_TOKEN, JSON.stringify(baseUrl).slice(1, -1))
 }
+
+/**
+ * The repository root (packages.json) for one account: docs/composer-protocol.md §1.2-1.3.
+ * An empty available-packages list counts as absent for Composer, which would then ask for
+ * every name, so an account that sees nothing gets a pattern that matches no package.
+ */
+export function rootDocument (baseUrl: string, visibleNames: readonly string[]): Record<string, unknown> {
+  const root: Record<string, unknown> = {
+    packages: {},
+    'metadata-url': `${baseUrl}/p2/%package%.json`,
+    'notify-batch': `${baseUrl}/downloads/`,
+    search: `${baseUrl}/search.json?q=%query%&type=%type%`
+  }
+  if (visibleNames.length > 0) root['available-packages'] = visibleNames
+  else root['available-package-patterns'] = ['-/-']
+  return root
+}

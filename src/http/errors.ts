@@ -40,8 +40,8 @@ function challenge (reply: FastifyReply, status: number, realm: string): void {
  */
 export function jsonErrorBody (status: number, code: string, message: string): Buffer {
   const body: Record<string, string> = { code, message }
-  // Composer shows `warning` on any 4xx; only auth failures deserve that prominence.
-  if (status === 401 || status === 403) body.warning = message
+  // Composer shows `warning` on any 4xx; only auth failures and throttling deserve that prominence.
+  if (status === 401 || status === 403 || status === 429) body.warning = message
   return Buffer.from(JSON.stringify(body))
 }
 

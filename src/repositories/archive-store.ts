@@ -78,8 +78,8 @@ export function createArchiveStore (root: string) {
       }
       return digests.sort()
     },
-    open (sha256: string, range?: { start: number, end: number }): ReadStream {
-      return createReadStream(finalPath(sha256), range)
+    open (sha256: string, read?: { start?: number, end?: number, highWaterMark?: number }): ReadStream {
+      return createReadStream(finalPath(sha256), read)
     }
   }
 }

@@ -1,17 +1,24 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import fastifyBasicAuth from '@fastify/basic-auth'
+import negotiate from '@fastify/accept-negotiator'
 import type { Config } from '../config.js'
 import type { AccessKeyService, AuthResult } from '../services/access-keys.js'
 import type { CatalogService } from '../services/catalog.js'
+import { createCodingChooser, type ContentCoding, type EncodedBody } from '../services/encoded-body.js'
+import type { KeyThrottle } from '../services/key-throttle.js'
 import { errors } from '../errors.js'
 import { isValidPackageName } from '../composer/composer-json.js'
+import { byteRange } from '../http/byte-range.js'
 
 export interface ComposerRoutesOptions {
   config: Config
   keys: AccessKeyService
   catalog: CatalogService
+  throttle: KeyThrottle
   /** Called with the reason of every failed authentication (metrics). */
   onAuthFailure?: (reason: string) => void
+  /** Called for every answer refused by the key throttle (metrics). */
+  onThrottled?: () => void
   /** Called for every archive served (metrics). */
   onArchiveDownload?: (name: string) => void
 }
@@ -22,6 +29,21 @@ export const AUTH_MESSAGES: Record<Exclude<AuthResult, { ok: true }>['reason'] |
   unknown: 'Your access keys are invalid. Check the public and private key in auth.json against your account\'s Access Keys page.',
   wrong_secret: 'Your access keys are invalid. Check the public and private key in auth.json against your account\'s Access Keys page.',
   disabled: 'This access key is disabled. Enable it on your account\'s Access Keys page, or use another key.'
+}
+
+const THROTTLED_MESSAGE = 'Too many failed attempts with these access keys from your address. Wait and check the public and private key in auth.json against your account\'s Access Keys page.'
+
+/** Archives are read in chunks this large: fewer read calls and socket writes than the default 64 KiB. */
+const ARCHIVE_READ_BYTES = 1024 * 1024
+
+const chooseCoding = createCodingChooser((header) => negotiate<ContentCoding>(header, ['br', 'gzip']) ?? undefined)
+
+/** Sends a prebuilt body in the best coding the client accepts, as exactly `application/json`. */
+function sendEncoded (request: FastifyRequest, reply: FastifyReply, encoded: EncodedBody): FastifyReply {
+  const { body, coding } = encoded.bytes(chooseCoding(request.headers['accept-encoding']))
+  reply.header('vary', 'Accept-Encoding')
+  if (coding !== undefined) reply.header('content-encoding', coding satisfies ContentCoding)
+  return sendJson(reply, body)
 }
 
 /**
@@ -37,10 +59,6 @@ export function baseUrlOf (config: Config, request: FastifyRequest): string {
   return config.publicUrl ?? `${request.protocol}://${request.host}`
 }
 
-function httpDate (unixSeconds: number): string {
-  return new Date(unixSeconds * 1000).toUTCString()
-}
-
 function notModified (request: FastifyRequest, unixSeconds: number): boolean {
   const ims = request.headers['if-modified-since']
   if (ims === undefined) return false
@@ -53,18 +71,32 @@ function notModified (request: FastifyRequest, unixSeconds: number): boolean {
  * and search. Every route here requires an access key (HTTP Basic).
  */
 export default async function composerRoutes (app: FastifyInstance, opts: ComposerRoutesOptions): Promise<void> {
-  const { config, keys, catalog } = opts
+  const { config, keys, catalog, throttle } = opts
+
+  function refuseThrottled (request: FastifyRequest, reply: FastifyReply, retryAfterSeconds: number, done: (err?: Error) => void): void {
+    opts.onThrottled?.()
+    request.log.info({ retryAfterSeconds }, 'access key throttled')
+    reply.header('retry-after', String(retryAfterSeconds))
+    done(errors.tooManyRequests(THROTTLED_MESSAGE))
+  }
 
   await app.register(fastifyBasicAuth, {
     authenticate: { realm: config.realm },
-    async validate (username: string, password: string, request: FastifyRequest) {
+    validate (username: string, password: string, request: FastifyRequest, reply: FastifyReply, done: (err?: Error) => void) {
+      const gate = throttle.gate(username, request.ip)
+      // A blocked key is refused before its secret is checked: guessing gains nothing.
+      if (gate.blocked === 'key') return refuseThrottled(request, reply, gate.retryAfterSeconds, done)
       const result = keys.authenticate(username, password)
       if (!result.ok) {
+        throttle.failed(username, request.ip)
+        // From an address that failed too often, a wrong pair is throttled, whatever was wrong with it.
+        if (gate.blocked === 'address') return refuseThrottled(request, reply, gate.retryAfterSeconds, done)
         opts.onAuthFailure?.(result.reason)
         request.log.info({ reason: result.reason }, 'access key rejected')
-        throw errors.unauthorized(AUTH_MESSAGES[result.reason])
+        return done(errors.unauthorized(AUTH_MESSAGES[result.reason]))
       }
       request.principal = { accountId: result.accountId, keyId: result.keyId, via: 'key' }
+      done()
     }
   })
   app.addHook('onRequest', app.basicAuth)
@@ -75,19 +107,8 @@ export default async function composerRoutes (app: FastifyInstance, opts: Compos
   const accountOf = (request: FastifyRequest): number => request.principal!.accountId
 
   app.get('/packages.json', async (request, reply) => {
-    const base = baseUrlOf(config, request)
-    const names = catalog.visibleNames(accountOf(request))
-    const root: Record<string, unknown> = {
-      packages: {},
-      'metadata-url': `${base}/p2/%package%.json`,
-      'notify-batch': `${base}/downloads/`,
-      search: `${base}/search.json?q=%query%&type=%type%`
-    }
-    // An empty list counts as absent for Composer, which would then ask for every name.
-    if (names.length > 0) root['available-packages'] = names
-    else root['available-package-patterns'] = ['-/-']
     reply.header('cache-control', 'private, no-cache')
-    return sendJson(reply, JSON.stringify(root))
+    return sendEncoded(request, reply, catalog.root(accountOf(request), baseUrlOf(config, request)))
   })
 
   app.get<{ Params: { vendor: string, file: string } }>('/p2/:vendor/:file', async (request, reply) => {
@@ -97,10 +118,10 @@ export default async function composerRoutes (app: FastifyInstance, opts: Compos
     const doc = catalog.metadata(accountOf(request), name, match[2] !== undefined, baseUrlOf(config, request))
     // 404, never 401/403: Composer treats 404 as "not in this repository" and carries on.
     if (doc === undefined) throw errors.notFound(`package ${name}`)
-    reply.header('last-modified', httpDate(doc.updatedAt))
+    reply.header('last-modified', doc.lastModified)
     reply.header('cache-control', 'private, no-cache')
     if (notModified(request, doc.updatedAt)) return reply.code(304).send()
-    return sendJson(reply, doc.body)
+    return sendEncoded(request, reply, doc.body)
   })
 
   // HEAD is routed here explicitly: Fastify's automatic HEAD would read the whole file.
@@ -113,16 +134,34 @@ export default async function composerRoutes (app: FastifyInstance, opts: Compos
       const packageName = `${vendor}/${name}`
       if (!isValidPackageName(packageName) || !/^[A-Za-z0-9._-]+\.zip$/.test(file)) throw errors.notFound(`archive ${packageName}/${file}`)
       const version = catalog.archive(accountOf(request), packageName, file)
+      const lastModified = new Date(version.releasedAt).toUTCString()
       reply.header('content-type', 'application/zip')
-      reply.header('content-length', version.size)
+      reply.header('accept-ranges', 'bytes')
       reply.header('content-disposition', `attachment; filename="${version.distFile}"`)
       reply.header('x-checksum-sha1', version.shasum)
+      reply.header('etag', `"${version.shasum}"`)
       reply.header('cache-control', 'private, max-age=31536000, immutable')
-      reply.header('last-modified', new Date(version.releasedAt).toUTCString())
+      reply.header('last-modified', lastModified)
+      // A resumed download: If-Range (the ETag or the date) guards against a changed file;
+      // archives are immutable, so it only ever fails for a foreign validator.
+      const ifRange = request.headers['if-range']
+      const range = ifRange === undefined || ifRange === `"${version.shasum}"` || ifRange === lastModified
+        ? byteRange(request.headers.range, version.size)
+        : undefined
+      if (range === 'unsatisfiable') {
+        reply.header('content-range', `bytes */${version.size}`)
+        throw errors.rangeNotSatisfiable(version.size)
+      }
+      if (range !== undefined) {
+        reply.code(206)
+        reply.header('content-range', `bytes ${range.start}-${range.end}/${version.size}`)
+      }
+      reply.header('content-length', range === undefined ? version.size : range.end - range.start + 1)
       // Headers only: no file opened, not counted as a download.
       if (request.method === 'HEAD') return reply.send()
-      opts.onArchiveDownload?.(packageName)
-      return reply.send(catalog.openArchive(version))
+      // A resumed transfer is the same download: count the one that starts at byte 0.
+      if (range === undefined || range.start === 0) opts.onArchiveDownload?.(packageName)
+      return reply.send(catalog.openArchive(version, range === undefined ? { highWaterMark: ARCHIVE_READ_BYTES } : { ...range, highWaterMark: ARCHIVE_READ_BYTES }))
     }
   })
 

@@ -1,8 +1,12 @@
 import type { AccessKeysRepository } from '../repositories/access-keys.js'
-import type { AccessKey } from '../domain/accounts.js'
+import type { ChangeCountersRepository } from '../repositories/changes.js'
+import type { AccessKey, KeyCredential } from '../domain/accounts.js'
 import { errors } from '../errors.js'
 import { generateKey, hashSecret, KEY_PATTERN, secretMatches } from './secrets.js'
 import type { KeyVault } from './key-vault.js'
+import type { AccountsRepository } from '../repositories/accounts.js'
+import type { Transactional } from '../repositories/transaction.js'
+import type { Emit, WebhookEvent } from './webhooks.js'
 
 export interface IssuedKey {
   key: AccessKey
@@ -26,12 +30,40 @@ function cleanName (name: string): string {
   return trimmed
 }
 
+/** Bounds the credential cache: a flood of distinct public keys cannot grow it without end. */
+const CREDENTIAL_CACHE_MAX = 100_000
+
 /**
  * The access key lifecycle and the credential check. Every change is a database write
- * the next request reads, so it takes effect at once, in this process and any other.
+ * that moves the credentials change counter (a trigger), so it takes effect on the next
+ * request, in this process and any other: the check answers from a cache of credentials
+ * by public key that is dropped whenever that counter moves.
  */
-export function createAccessKeyService (deps: { keys: AccessKeysRepository, usage: UsageTracker, vault?: KeyVault | undefined }) {
-  const { keys, usage, vault } = deps
+export function createAccessKeyService (deps: { keys: AccessKeysRepository, usage: UsageTracker, changes: ChangeCountersRepository, vault?: KeyVault | undefined, transaction: Transactional, accounts: Pick<AccountsRepository, 'findById'>, emit: Emit }) {
+  const { keys, usage, changes, vault, transaction } = deps
+
+  /** A key event for webhooks, in the transaction of the change: names and public keys only, never a secret. */
+  function keyEvent (event: WebhookEvent, key: AccessKey, extra: Record<string, unknown> = {}): void {
+    deps.emit(event, { username: deps.accounts.findById(key.accountId)?.username ?? null, name: key.name, publicKey: key.publicKey, ...extra })
+  }
+  /** Public key → its credential (null: no such key), valid while `cachedAt` is the counter. */
+  const credentials = new Map<string, KeyCredential | null>()
+  let cachedAt = -1
+
+  function credentialOf (publicKey: string): KeyCredential | undefined {
+    const counter = changes.current().credentials
+    if (counter !== cachedAt) {
+      credentials.clear()
+      cachedAt = counter
+    }
+    let cred = credentials.get(publicKey)
+    if (cred === undefined) {
+      cred = keys.credential(publicKey) ?? null
+      if (credentials.size >= CREDENTIAL_CACHE_MAX) credentials.clear()
+      credentials.set(publicKey, cred)
+    }
+    return cred ?? undefined
+  }
 
   function get (publicKey: string): AccessKey {
     const key = KEY_PATTERN.test(publicKey) ? keys.findByPublicKey(publicKey) : undefined
@@ -63,12 +95,14 @@ export function createAccessKeyService (deps: { keys: AccessKeysRepository, usag
     flushUsage: (): void => { usage.flush() },
     /** The key, checked to belong to the account (for pages and APIs acting as the holder). */
     getOwned,
-    create (accountId: number, name: string): IssuedKey {
+    create: transaction((accountId: number, name: string): IssuedKey => {
       const privateKey = generateKey()
       const publicKey = freshPublicKey()
       const key = keys.insert(accountId, cleanName(name), publicKey, hashSecret(privateKey), seal(publicKey, privateKey))
+      changes.invalidate()
+      keyEvent('key.created', key)
       return { key, privateKey }
-    },
+    }),
     list (accountId: number): AccessKey[] {
       return keys.listByAccount(accountId).map((k) => ({ ...k, lastUsedAt: usage.lastUsed(k.id, k.publicKey, k.lastUsedAt) }))
     },
@@ -77,14 +111,16 @@ export function createAccessKeyService (deps: { keys: AccessKeysRepository, usag
       keys.rename(key.id, cleanName(name))
       return { ...key, name: cleanName(name) }
     },
-    regenerate (publicKey: string): IssuedKey {
+    regenerate: transaction((publicKey: string): IssuedKey => {
       const key = get(publicKey)
       const privateKey = generateKey()
       const newPublic = freshPublicKey()
       keys.replaceSecret(key.id, newPublic, hashSecret(privateKey), seal(newPublic, privateKey))
+      changes.invalidate()
       usage.forget(key.id)
+      keyEvent('key.regenerated', { ...key, publicKey: newPublic }, { previousPublicKey: key.publicKey })
       return { key: { ...key, publicKey: newPublic, lastUsedAt: null, revealable: vault !== undefined }, privateKey }
-    },
+    }),
     /**
      * The private key again, from its encrypted copy (key reveal option). Callers check
      * the account holder's password first; 404 for another account's key.
@@ -100,21 +136,28 @@ export function createAccessKeyService (deps: { keys: AccessKeysRepository, usag
     forgetSealedCopies (): number {
       return keys.clearSealed()
     },
-    setEnabled (publicKey: string, enabled: boolean): AccessKey {
+    setEnabled: transaction((publicKey: string, enabled: boolean): AccessKey => {
       const key = get(publicKey)
       keys.setEnabled(key.id, enabled)
+      changes.invalidate()
+      if (key.enabled !== enabled) keyEvent(enabled ? 'key.enabled' : 'key.disabled', key)
       return { ...key, enabled }
-    },
-    delete (publicKey: string): AccessKey {
+    }),
+    delete: transaction((publicKey: string): AccessKey => {
       const key = get(publicKey)
+      keyEvent('key.deleted', key)
       keys.delete(key.id)
+      changes.invalidate()
       usage.forget(key.id)
       return key
-    },
-    /** One indexed lookup and one SHA-256 per request; no write (see UsageTracker). */
+    }),
+    /**
+     * One SHA-256 and a Map lookup per request (a query only after a key changed); no write
+     * (see UsageTracker). Nothing secret is cached: only the stored hash.
+     */
     authenticate (publicKey: string, privateKey: string): AuthResult {
       if (!KEY_PATTERN.test(publicKey) || privateKey.length !== 32) return { ok: false, reason: 'malformed' }
-      const cred = keys.credential(publicKey)
+      const cred = credentialOf(publicKey)
       const matches = secretMatches(privateKey, cred?.privateKeyHash ?? DUMMY_HASH)
       if (cred === undefined) return { ok: false, reason: 'unknown' }
       if (!matches) return { ok: false, reason: 'wrong_secret' }
@@ -132,19 +175,25 @@ export type AccessKeyService = ReturnType<typeof createAccessKeyService>
  * then (and on close), so authentication never turns a read into a database write.
  */
 export function createUsageTracker (deps: { keys: AccessKeysRepository, flushMs: number }) {
-  const pending = new Map<number, { publicKey: string, at: string }>()
+  // Milliseconds, turned into ISO strings only when written: this runs on every request.
+  const pending = new Map<number, { publicKey: string, at: number }>()
   let timer: NodeJS.Timeout | undefined
 
   function flush (): void {
     if (pending.size === 0) return
-    const entries = [...pending.entries()].map(([id, use]) => ({ id, ...use }))
+    const entries = [...pending.entries()].map(([id, use]) => ({ id, publicKey: use.publicKey, at: new Date(use.at).toISOString() }))
     pending.clear()
     deps.keys.touchMany(entries)
   }
 
   return {
     record (keyId: number, publicKey: string): void {
-      pending.set(keyId, { publicKey, at: new Date().toISOString() })
+      const use = pending.get(keyId)
+      if (use !== undefined && use.publicKey === publicKey) {
+        use.at = Date.now()
+        return
+      }
+      pending.set(keyId, { publicKey, at: Date.now() })
       if (timer === undefined && deps.flushMs > 0) {
         timer = setTimeout(() => { timer = undefined; flush() }, deps.flushMs)
         timer.unref()
@@ -154,7 +203,9 @@ export function createUsageTracker (deps: { keys: AccessKeysRepository, flushMs:
     },
     lastUsed (keyId: number, publicKey: string, stored: string | null): string | null {
       const p = pending.get(keyId)
-      return p !== undefined && p.publicKey === publicKey && (stored === null || p.at > stored) ? p.at : stored
+      if (p === undefined || p.publicKey !== publicKey) return stored
+      const at = new Date(p.at).toISOString()
+      return stored === null || at > stored ? at : stored
     },
     forget (keyId: number): void {
       pending.delete(keyId)

@@ -2,6 +2,8 @@ import type { AccountsRepository } from '../repositories/accounts.js'
 import type { Account } from '../domain/accounts.js'
 import { errors } from '../errors.js'
 import { generateMageId, hashPassword, verifyPassword } from './secrets.js'
+import type { Transactional } from '../repositories/transaction.js'
+import type { Emit } from './webhooks.js'
 
 const USERNAME = /^[A-Za-z0-9][A-Za-z0-9._-]{1,63}$/
 const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/
@@ -14,8 +16,14 @@ function checkPasswordRules (password: string): void {
   if (password.length > MAX_PASSWORD_LENGTH) throw errors.badRequest(`password too long: use at most ${MAX_PASSWORD_LENGTH} characters`)
 }
 
-export function createAccountService (deps: { accounts: AccountsRepository }) {
+export function createAccountService (deps: { transaction: Transactional, accounts: AccountsRepository, emit: Emit }) {
   const { accounts } = deps
+
+  const insert = deps.transaction((input: { username: string, mageId: string, email: string | null, passwordHash: string | null }): Account => {
+    const account = accounts.create(input)
+    deps.emit('account.created', { username: account.username, mageId: account.mageId, email: account.email })
+    return account
+  })
 
   function newMageId (): string {
     for (let i = 0; i < 20; i++) {
@@ -34,7 +42,7 @@ export function createAccountService (deps: { accounts: AccountsRepository }) {
       if (input.password !== undefined) checkPasswordRules(input.password)
       if (accounts.findByUsername(input.username) !== undefined) throw errors.conflict(`account "${input.username}" already exists`)
       const passwordHash = input.password === undefined ? null : await hashPassword(input.password)
-      return accounts.create({ username: input.username, mageId: newMageId(), email: input.email ?? null, passwordHash })
+      return insert({ username: input.username, mageId: newMageId(), email: input.email ?? null, passwordHash })
     },
     get (username: string): Account {
       const account = accounts.findByUsername(username)

@@ -2,14 +2,18 @@ import type { ReadStream } from 'node:fs'
 import { access as fsAccess, constants } from 'node:fs/promises'
 import path from 'node:path'
 import type { Transactional } from '../repositories/transaction.js'
+import type { ChangeCountersRepository } from '../repositories/changes.js'
+import { createCatalogView } from './catalog-view.js'
+import type { EncodedBody } from './encoded-body.js'
 import type { PackagesRepository } from '../repositories/packages.js'
 import type { Access, Package, VersionRecord } from '../domain/catalog.js'
 import { stageOrExplain, type ArchiveStore } from '../repositories/archive-store.js'
 import { errors } from '../errors.js'
-import { buildPackageMetadata, distFileName, withBaseUrl } from '../composer/metadata.js'
+import { buildPackageMetadata, distFileName } from '../composer/metadata.js'
 import { sortVersionsDescending } from '../composer/version.js'
 import { parseComposerJson } from '../composer/composer-json.js'
 import { readComposerJson, ZipManifestError } from './zip-manifest.js'
+import type { Emit } from './webhooks.js'
 
 export interface PublishResult {
   name: string
@@ -27,10 +31,21 @@ const SEARCH_LIMIT = 100
  * Packages, versions, access and grants: publishing, and the Composer metadata built
  * from them. Metadata is rebuilt in the same transaction as the change that affects it.
  */
-export function createCatalogService (deps: { transaction: Transactional, packages: PackagesRepository, store: ArchiveStore }) {
-  const { transaction, packages, store } = deps
-  const served = new Map<string, { updatedAt: number, doc: string | null, byBase: Map<string, Buffer> }>()
-  const visible = new Map<number, { revision: number, names: string[] }>()
+export function createCatalogService (deps: { transaction: Transactional, packages: PackagesRepository, store: ArchiveStore, changes: ChangeCountersRepository, emit: Emit, maxDocumentBytes?: number }) {
+  const { packages, store, changes, emit } = deps
+  const view = createCatalogView({ packages, changes, maxDocumentBytes: deps.maxDocumentBytes })
+  // A write by this process is seen by the next read at once, even within the same event-loop
+  // iteration (other processes' writes are seen from the next iteration: see changes.ts).
+  const transaction: Transactional = (fn) => {
+    const inTransaction = deps.transaction(fn)
+    return (...args) => {
+      try {
+        return inTransaction(...args)
+      } finally {
+        changes.invalidate()
+      }
+    }
+  }
 
   function nextUpdatedAt (previous: number): number {
     return Math.max(Math.floor(Date.now() / 1000), previous + 1)
@@ -63,6 +78,7 @@ export function createCatalogService (deps: { transaction: Transactional, packag
       pkg = packages.insert(input.name, input.access ?? 'restricted', 0)
     } else if (input.access !== undefined && input.access !== pkg.access) {
       packages.setAccess(pkg.id, input.access)
+      emit('package.access_changed', { name: pkg.name, access: input.access, previousAccess: pkg.access })
     }
     const existing = packages.findVersion(pkg.id, input.versionNormalized)
     if (existing !== undefined) {
@@ -75,6 +91,7 @@ export function createCatalogService (deps: { transaction: Transactional, packag
     }
     packages.insertVersion(pkg.id, { ...input, distFile })
     rebuildMetadata(pkg)
+    emit('package.published', { name: pkg.name, version: input.version, versionNormalized: input.versionNormalized, sha256: input.sha256, access: input.access ?? pkg.access })
     return true
   })
 
@@ -83,6 +100,7 @@ export function createCatalogService (deps: { transaction: Transactional, packag
     packages.setAccess(pkg.id, access)
     // Entitlements changed: bump Last-Modified so no client keeps a stale 304.
     rebuildMetadata(pkg)
+    if (access !== pkg.access) emit('package.access_changed', { name: pkg.name, access, previousAccess: pkg.access })
     return { ...pkg, access }
   })
 
@@ -90,9 +108,11 @@ export function createCatalogService (deps: { transaction: Transactional, packag
     /**
      * Publishes one archive. The bytes are staged and hashed, composer.json is read from
      * the staged copy, the file is moved to its content address, and only then is the
-     * version row committed together with the rebuilt metadata.
+     * version row committed together with the rebuilt metadata. `accept` sees the archive's
+     * package name before anything is stored and throws to refuse it (an upload URL naming
+     * another package, an API token limited to other packages).
      */
-    async publish (file: string, opts: { access?: Access | undefined, version?: string | undefined } = {}): Promise<PublishResult> {
+    async publish (file: string, opts: { access?: Access | undefined, version?: string | undefined, accept?: ((name: string) => void) | undefined } = {}): Promise<PublishResult> {
       const label = path.basename(file)
       try {
         await fsAccess(file, constants.R_OK)
@@ -110,6 +130,7 @@ export function createCatalogService (deps: { transaction: Transactional, packag
           throw err
         }
         parsed = parseComposerJson(label, raw, opts.version)
+        opts.accept?.(parsed.name)
       } catch (err) {
         await store.discard(staged)
         throw err
@@ -147,61 +168,42 @@ export function createCatalogService (deps: { transaction: Transactional, packag
     get: getPackage,
     exists: (name: string): boolean => packages.findByName(name.toLowerCase()) !== undefined,
     setAccess,
-    grant (accountId: number, name: string): Package {
+    grant: transaction((accountId: number, name: string): Package => {
       const pkg = getPackage(name)
       packages.grant(accountId, pkg.id)
       return pkg
-    },
-    revoke (accountId: number, name: string): Package {
+    }),
+    revoke: transaction((accountId: number, name: string): Package => {
       const pkg = getPackage(name)
       packages.revoke(accountId, pkg.id)
       return pkg
-    },
-    /** Cached per account until the catalogue revision moves (publish, access, grant, revoke). */
+    }),
+    /** The names this account may install (available-packages), from memory. */
     visibleNames (accountId: number): string[] {
-      const revision = packages.revision()
-      const cached = visible.get(accountId)
-      if (cached !== undefined && cached.revision === revision) return cached.names
-      if (visible.size > 10_000) visible.clear()
-      const names = packages.visibleNames(accountId)
-      visible.set(accountId, { revision, names })
-      return names
+      return view.visibleNames(accountId)
+    },
+    /** packages.json for this account, prebuilt bytes. */
+    root (accountId: number, baseUrl: string): EncodedBody {
+      return view.root(accountId, baseUrl)
     },
     /** The p2 document for an account, or undefined when it does not exist or is not visible (both answer 404). */
-    metadata (accountId: number, name: string, dev: boolean, baseUrl: string): { body: Buffer, updatedAt: number } | undefined {
-      const pkg = packages.findByName(name)
-      if (pkg === undefined || !packages.isVisible(pkg, accountId)) return undefined
-      const cacheKey = `${pkg.id}:${dev ? 'dev' : 'stable'}`
-      let entry = served.get(cacheKey)
-      if (entry === undefined || entry.updatedAt !== pkg.metadataUpdatedAt) {
-        const stored = packages.metadata(pkg.id)
-        if (stored === undefined) return undefined
-        if (served.size > 10_000) served.clear()
-        entry = { updatedAt: stored.updatedAt, doc: dev ? stored.dev : stored.stable, byBase: new Map() }
-        served.set(cacheKey, entry)
-      }
-      if (entry.doc === null) return undefined
-      let body = entry.byBase.get(baseUrl)
-      if (body === undefined) {
-        // Kept as bytes: the hot path then sends them without another copy.
-        body = Buffer.from(withBaseUrl(entry.doc, baseUrl))
-        // Bounded: without PACKYARD_PUBLIC_URL every Host header a client sends is a base URL.
-        if (entry.byBase.size < 4) entry.byBase.set(baseUrl, body)
-      }
-      return { body, updatedAt: entry.updatedAt }
+    metadata (accountId: number, name: string, dev: boolean, baseUrl: string): { body: EncodedBody, updatedAt: number, lastModified: string } | undefined {
+      const pkg = view.visiblePackage(accountId, name)
+      return pkg === undefined ? undefined : view.document(pkg, dev, baseUrl)
     },
     /** A dist archive: 404 when unknown, 403 when the package exists but the account has no grant. */
     archive (accountId: number, name: string, distFile: string): VersionRecord {
-      const pkg = packages.findByName(name)
-      const version = pkg === undefined ? undefined : packages.findVersionByDistFile(pkg.id, distFile)
+      const pkg = view.package(name)
+      const version = pkg === undefined ? undefined : view.versionByFile(pkg, distFile)
       if (pkg === undefined || version === undefined) throw errors.notFound(`archive ${name}/${distFile}`)
-      if (!packages.isVisible(pkg, accountId)) throw errors.forbidden(`Your account has no access to ${name}. Ask the vendor for a grant.`)
+      if (view.visiblePackage(accountId, name) === undefined) throw errors.forbidden(`Your account has no access to ${name}. Ask the vendor for a grant.`)
       return version
     },
-    /** The bytes of an archive that `archive` allowed. */
-    openArchive (version: VersionRecord): ReadStream {
-      return store.open(version.sha256)
+    /** The bytes of an archive that `archive` allowed, or a byte range of them. */
+    openArchive (version: VersionRecord, read?: { start?: number, end?: number, highWaterMark?: number }): ReadStream {
+      return store.open(version.sha256, read)
     },
+    cacheStats: view.stats,
     recordDownloads: transaction((accountId: number, downloads: Array<{ name: string, version: string }>): number => {
       let counted = 0
       for (const d of downloads) {

@@ -1,4 +1,4 @@
-import { createHash, randomBytes, randomInt, scrypt, timingSafeEqual, type ScryptOptions } from 'node:crypto'
+import { hash, randomBytes, randomInt, scrypt, timingSafeEqual, type ScryptOptions } from 'node:crypto'
 
 /** A 32-character key (128 bits) from the CSPRNG, lowercase hex like Magento's keys. */
 export function generateKey (): string {
@@ -12,7 +12,7 @@ export const KEY_PATTERN = /^[0-9a-f]{32}$/
  * only make every Composer request slow); guessing a 128-bit key is not practical.
  */
 export function hashSecret (secret: string): Buffer {
-  return createHash('sha256').update(secret, 'utf8').digest()
+  return hash('sha256', secret, 'buffer')
 }
 
 /**

@@ -138,8 +138,9 @@ function expectNoPrivateKeyLogged (t: Test, server: ServerProcess): void {
 function requestedSince (server: ServerProcess, mark: number): string[] {
   return server.log().slice(mark).split('\n').flatMap((line) => {
     try {
-      const entry = JSON.parse(line) as { req?: { url?: string } }
-      return entry.req?.url === undefined ? [] : [entry.req.url]
+      // The access log: one `request` line per answered request.
+      const entry = JSON.parse(line) as { msg?: string, url?: string }
+      return entry.msg !== 'request' || entry.url === undefined ? [] : [entry.url]
     } catch {
       return []
     }
