@@ -1,11 +1,13 @@
-import Fastify, { type FastifyError, type FastifyInstance } from 'fastify'
+import Fastify, { LogController, type FastifyError, type FastifyInstance } from 'fastify'
+import { createServer } from 'node:http'
 import type { Config } from './config.js'
 import { createContext } from './context.js'
 import { classifyError, jsonErrorBody, sendJsonError } from './http/errors.js'
-import pino from 'pino'
-import { accessLog, loggerOptions } from './logger.js'
+import { accessLogHook, createAccessLog, loggerOptions } from './logger.js'
+import { createLogSink } from './log-sink.js'
 import healthRoutes from './routes/health.js'
 import composerRoutes, { AUTH_MESSAGES } from './routes/composer.js'
+import { createComposerFastLane, type FastLane } from './routes/composer-fast-lane.js'
 import metricsRoutes from './routes/metrics.js'
 import { createMetrics, observeHttp } from './metrics.js'
 import accountPages, { PAGES_AUTH_FAILURES } from './routes/account/index.js'
@@ -27,19 +29,34 @@ export interface BuildOptions {
 /** The composition root: one database, its services, and the HTTP routes, wired in order. */
 export async function buildApp (config: Config, options: BuildOptions = {}): Promise<FastifyInstance> {
   const ctx = createContext(config)
-  // stdout through an asynchronous pino destination: a log line is a buffer append; lines
-  // that pile up while a write is in flight go out together in the next one (flushed on close).
-  const stdout = options.logStream === undefined ? pino.destination({ dest: 1, sync: false }) : undefined
+  // stdout through one buffered, asynchronous sink (log-sink.ts): a log line is a buffer
+  // append, written in 64 KiB chunks or every 200 ms, and synchronously on close.
+  const stdout = options.logStream === undefined ? createLogSink(1) : undefined
+  const logStream = options.logStream ?? stdout!
+  const accessLog = createAccessLog(config.logLevel, logStream)
+  // The Composer metadata hot path answers on node:http before Fastify (routes/composer-fast-lane.ts);
+  // it is set once the services exist, and app.inject never reaches it.
+  let fastLane: FastLane = () => false
   const app = Fastify({
-    logger: { ...loggerOptions(config.logLevel), stream: options.logStream ?? stdout },
-    // One access line per request (accessLog below) instead of Fastify's two.
-    disableRequestLogging: true,
+    logger: { ...loggerOptions(config.logLevel), stream: logStream },
+    serverFactory: (handler) => createServer({ keepAliveTimeout: 72_000 }, (req, res) => {
+      let answered = false
+      try {
+        answered = fastLane(req, res)
+      } catch {
+        // Fastify meets the same failure again and answers it properly (logged, 500).
+        if (res.headersSent) return res.destroy()
+      }
+      if (!answered) handler(req, res)
+    }),
+    // One access line per request (accessLogHook below) instead of Fastify's two.
+    logController: new LogController({ disableRequestLogging: true }),
     trustProxy: config.trustProxy,
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 300 },
     bodyLimit: 1024 * 1024
   })
   if (stdout !== undefined) app.addHook('onClose', async () => { stdout.flushSync() })
-  accessLog(app)
+  accessLogHook(app, accessLog)
   app.decorate('ctx', ctx)
   app.decorateRequest('principal', null)
   // The webhook worker sends the outbox (whichever process wrote it) while the server runs,
@@ -80,12 +97,14 @@ export async function buildApp (config: Config, options: BuildOptions = {}): Pro
 
   await app.register(healthRoutes, { health: ctx.health })
   if (metrics !== undefined) await app.register(metricsRoutes, { metrics, token: config.metricsToken })
+  // Failed access-key checks per (key, address) and per address, in memory for this process.
+  const keyThrottle = createKeyThrottle({ windowMs: config.keyThrottleWindowMs })
+  fastLane = createComposerFastLane({ config, keys: ctx.keys, catalog: ctx.catalog, throttle: keyThrottle, accessLog, observe: metrics?.observeRequest })
   await app.register(composerRoutes, {
     config,
     keys: ctx.keys,
     catalog: ctx.catalog,
-    // Failed access-key checks per (key, address) and per address, in memory for this process.
-    throttle: createKeyThrottle({ windowMs: config.keyThrottleWindowMs }),
+    throttle: keyThrottle,
     onAuthFailure: metrics === undefined ? undefined : (reason) => { metrics.authFailure('composer', reason) },
     onThrottled: metrics === undefined ? undefined : () => { metrics.throttled('composer') },
     onArchiveDownload: metrics?.archiveDownload

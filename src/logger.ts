@@ -1,4 +1,5 @@
 import type { FastifyInstance } from 'fastify'
+import { hostname } from 'node:os'
 import type { LoggerOptions } from 'pino'
 
 /** Secrets never reach the log: credentials travel in headers and bodies, both redacted here. */
@@ -20,16 +21,40 @@ export function loggerOptions (level: string): LoggerOptions {
   }
 }
 
+export interface AccessEntry {
+  reqId: string
+  method: string
+  url: string
+  statusCode: number
+  ip: string
+  /** Milliseconds from the request to its answer. */
+  ms: number
+}
+
+/** Writes one access line; undefined when the level leaves access lines out. */
+export type AccessLog = ((entry: AccessEntry) => void) | undefined
+
 /**
- * The access log: one line per answered request at info, with what an operator greps for.
- * Its fields are fixed and hold no secret (credentials never travel in URLs), so it skips the
- * redaction pass, which costs as much as the rest of the line. Nothing runs above info.
+ * The access log: one JSON line per answered request at info, in pino's own line format
+ * (level, time, pid, hostname, then the fields, then msg "request"), written straight to the
+ * log stream. Its fields are fixed and hold no secret (credentials never travel in URLs), so
+ * it needs neither pino's serializers nor its redaction pass, which together cost more than
+ * the rest of a metadata request. Nothing is built above info.
  */
-export function accessLog (app: FastifyInstance): void {
-  if (['fatal', 'error', 'warn', 'silent'].includes(app.log.level)) return
-  const log = app.log.child({}, { redact: { paths: [] } })
+export function createAccessLog (level: string, stream: { write: (line: string) => unknown }): AccessLog {
+  if (['fatal', 'error', 'warn', 'silent'].includes(level)) return undefined
+  const prefix = '{"level":30,"time":'
+  const origin = `,"pid":${process.pid},"hostname":${JSON.stringify(hostname())}`
+  return (e) => {
+    stream.write(`${prefix}${Date.now()}${origin},"reqId":${JSON.stringify(e.reqId)},"method":"${e.method}","url":${JSON.stringify(e.url)},"statusCode":${e.statusCode},"ip":${JSON.stringify(e.ip)},"ms":${Math.round(e.ms * 10) / 10},"msg":"request"}\n`)
+  }
+}
+
+/** The access line of every request Fastify answers (the fast lane writes its own). */
+export function accessLogHook (app: FastifyInstance, log: AccessLog): void {
+  if (log === undefined) return
   app.addHook('onResponse', (request, reply, done) => {
-    log.info({ reqId: request.id, method: request.method, url: request.url, statusCode: reply.statusCode, ip: request.ip, ms: Math.round(reply.elapsedTime * 10) / 10 }, 'request')
+    log({ reqId: request.id, method: request.method, url: request.url, statusCode: reply.statusCode, ip: request.ip, ms: reply.elapsedTime })
     done()
   })
 }

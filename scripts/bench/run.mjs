@@ -5,8 +5,6 @@
 //   node scripts/bench/run.mjs --quick         short smoke run (100 × 5, 3 s wrk runs, 20 MiB archive)
 //   node scripts/bench/run.mjs --scale         also the scale point (10,000 packages × 10 versions; slow)
 //   node scripts/bench/run.mjs --scale-only    only the scale point
-//   node scripts/bench/run.mjs --secondary [metadata auth download publish]
-//                                              the older self-comparison benchmarks (secondary.mjs)
 // Overrides: --packages N --versions N --seconds N --rounds N --downloads N --big-mib N
 //   --composer-rounds N (default 5) --scale-packages N --scale-versions N --scale-visible N
 //   --no-warn (skip Packyard at log level warn) --no-sha (skip nginx with a {SHA} htpasswd entry)
@@ -14,7 +12,7 @@
 // PACKYARD_BENCH_BIN=path/to/bin/packyard.js benchmarks another build than this checkout's.
 // Results: a markdown table on stdout and JSON in scripts/bench/results/latest.json (or --out).
 // Traffic goes to 127.0.0.1 only; every process started is stopped at the end, on error and on Ctrl-C.
-import { spawn } from 'node:child_process'
+
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { cpus, loadavg, totalmem } from 'node:os'
 import path from 'node:path'
@@ -79,7 +77,7 @@ function parseArgs () {
 function usage (error) {
   const text = fileURLToPath(import.meta.url)
   if (error) console.error(`run.mjs: ${error}`)
-  console.error(`usage: node ${path.relative(process.cwd(), text)} [--quick] [--scale|--scale-only] [--secondary names…] (see the comment at the top of the file)`)
+  console.error(`usage: node ${path.relative(process.cwd(), text)} [--quick] [--scale|--scale-only] (see the comment at the top of the file)`)
   process.exit(error ? 2 : 0)
 }
 
@@ -147,16 +145,25 @@ async function main () {
       const hasWarn = rows.some((x) => x.warn !== undefined)
       const hasSha = rows.some((x) => x.sha !== undefined)
       const ratio = (v) => v === undefined ? '–' : `${v.toFixed(2)}×`
-      const header = ['measure', 'Packyard', 'nginx', 'ratio', 'goal', 'met?']
-      console.log(table(header, rows.map((x) => [x.label, fmtValue(x.packyard, x.fmt), fmtValue(x.nginx, x.fmt), ratio(x.ratio), x.goal, x.verdict])))
+      const header = ['measure', 'Packyard (info)', 'nginx, apr1 htpasswd', 'nginx, {SHA} htpasswd', 'ratio to the faster nginx', 'goal', 'met?']
+      console.log(table(header, rows.map((x) => [x.label, fmtValue(x.packyard, x.fmt), fmtValue(x.nginx, x.fmt), fmtValue(x.sha, x.fmt), ratio(x.judged), x.goal, x.verdict])))
       if (hasWarn || hasSha) {
         console.log('\nSecondary, same run and rotation (– = not measured for this variant):\n')
-        console.log(table(['measure', 'Packyard, log level warn', 'vs nginx', 'nginx, {SHA} htpasswd', 'Packyard (info) / nginx {SHA}'],
-          rows.filter((x) => x.warn !== undefined || x.sha !== undefined).map((x) => [x.label, fmtValue(x.warn, x.fmt), x.warn === undefined || x.nginx === undefined ? '–' : ratio(x.warn / x.nginx), fmtValue(x.sha, x.fmt), ratio(x.ratioSha)])))
+        console.log(table(['measure', 'Packyard, log level warn', 'warn / faster nginx', 'Packyard (info) / nginx apr1'],
+          rows.filter((x) => x.warn !== undefined).map((x) => {
+            const best = x.sha === undefined || x.nginx === undefined ? x.nginx : (x.fmt === 'int' ? Math.max(x.nginx, x.sha) : Math.min(x.nginx, x.sha))
+            return [x.label, fmtValue(x.warn, x.fmt), best === undefined ? '–' : ratio(x.warn / best), ratio(x.ratio)]
+          })))
+      }
+      const tr = r.setup.transfer
+      if (tr !== undefined) {
+        const pct = (v) => `${(100 * v / tr.identity).toFixed(0)}%`
+        console.log(`\nMetadata a resolve transfers (packages.json and all ${tr.documents - 1} p2 documents, as a Magento-size resolve reads): ` +
+          `${tr.identity.toLocaleString('en-US')} bytes plain, ${tr.gzip.toLocaleString('en-US')} with gzip (${pct(tr.gzip)}; what Composer asks for), ${tr.br.toLocaleString('en-US')} with brotli (${pct(tr.br)}).`)
       }
       const per = r.measures.p2?.packyard?.map((w) => w.logBytesPerReq).filter((v) => v !== undefined)
       if (per?.length) console.log(`\nPackyard at info wrote ${median(per).toFixed(0)} bytes of access log per p2 request (to a file).`)
-      console.log('\nratio = Packyard / nginx (for req/s and MiB/s higher is better; for ms, s and MiB lower is better). Server = Packyard at log level info. Notes: ' + r.notes.join(' '))
+      console.log('\nratio = Packyard / the faster of the two nginx set-ups for that measure (for req/s and MiB/s higher is better; for ms, s and MiB lower is better). Server = Packyard at log level info. Notes: ' + r.notes.join(' '))
       results.summary = rows.map(({ fmt, ...x }) => x)
     }
     if (opts.scale) {
@@ -187,10 +194,4 @@ async function main () {
   console.log(`\nDone in ${results.env.seconds} s; load average at end: ${results.env.loadAtEnd}. JSON: ${opts.out}`)
 }
 
-if (argv[0] === '--secondary') {
-  const child = spawn(process.execPath, [path.join(HERE, 'secondary.mjs'), ...argv.slice(1)], { stdio: 'inherit' })
-  child.on('exit', (code) => { process.exitCode = code ?? 1 })
-  process.on('SIGINT', () => child.kill('SIGINT'))
-} else {
-  await main()
-}
+await main()

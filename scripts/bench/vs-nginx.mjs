@@ -49,6 +49,24 @@ function get (url, headers, toFile) {
 }
 
 /**
+ * The bytes a resolve that reads every metadata document of the catalogue (packages.json and
+ * all p2 files: about what a Magento project's resolve fetches) transfers from Packyard with
+ * no compression, with gzip (what Composer asks for) and with brotli.
+ */
+async function transferBytes (packyardUrl, auth, paths) {
+  const totals = { identity: 0, gzip: 0, br: 0, documents: 0 }
+  for (const p of ['/packages.json', ...paths]) {
+    for (const coding of ['identity', 'gzip', 'br']) {
+      const res = await get(`${packyardUrl}${p}`, { authorization: basic(auth), 'accept-encoding': coding })
+      if (res.status !== 200) throw new Error(`${p} (${coding}): ${res.status}`)
+      totals[coding] += res.body.length
+    }
+    totals.documents++
+  }
+  return totals
+}
+
+/**
  * Mirrors Packyard's metadata (and one archive) into `root` as Satis would: exact bytes,
  * same paths. Requested with Host = the nginx origin, so the absolute URLs inside
  * (metadata-url, dist urls) point at nginx, exactly as Packyard would serve them there.
@@ -133,6 +151,8 @@ export async function benchVsNginx (opts) {
 
   const root = path.join(work, 'static')
   const m = await mirror(packyard.url, `127.0.0.1:${nPort}`, auth, root, bigName)
+  result.setup.transfer = await transferBytes(packyard.url, auth, m.p2Paths)
+  log(`transfer for all ${result.setup.transfer.documents} metadata documents: ${result.setup.transfer.identity} bytes plain, ${result.setup.transfer.gzip} gzip, ${result.setup.transfer.br} brotli`)
   result.setup.mirror = { packages: m.names.length, p2Files: m.p2Paths.length, devFiles: m.dev, metadataBytes: m.bytes, packagesJsonBytes: m.packagesJsonBytes, archivePath: m.archivePath, archiveBytes: m.archiveBytes }
   log(`mirror: ${m.p2Paths.length} p2 files (+${m.dev} ~dev), ${(m.bytes / 1024 / 1024).toFixed(1)} MiB of metadata, archive ${m.archivePath}`)
   const nginx = haveNginx ? await startNginx({ dir: path.join(work, 'nginx'), root, port: nPort, auth }) : undefined
@@ -215,7 +235,7 @@ export async function benchVsNginx (opts) {
   for (const [, s] of servers) await s.stop()
   result.notes.push(
     'Packyard runs `packyard serve` with PACKYARD_LOG_LEVEL=info (the default), logging to a file; nginx has access_log off, sendfile on, one worker.',
-    'Neither compresses (gzip off on nginx; Packyard does not compress yet).',
+    'wrk and curl send no Accept-Encoding, so neither server compresses for them; Composer sends one, and Packyard answers it with gzip (nginx here has gzip off, as a static mirror of prebuilt files would unless it had .gz copies).',
     'nginx checks an apr1 (htpasswd default: 1,000 MD5 rounds) hash of the same key pair on every request; the "nginx {SHA}" column is the same server with a one-round SHA-1 entry, the cheapest hashed form nginx accepts (its /packages.json and p2 bytes are the same files, whose URLs name the apr1 server).',
     'The static p2 files are the exact bytes Packyard serves for the nginx host (fetched with Host: nginx) so the URLs inside point at nginx.'
   )
@@ -234,9 +254,13 @@ export function summarize (result) {
     const sha = med(ms[key]?.['nginx-sha'], f)
     if (p === undefined) return
     const ratio = n === undefined ? undefined : p / n
+    // Goals are judged against the faster nginx where both ran: the {SHA} entry for the
+    // request rates (apr1 makes nginx slow), the default one for composer and archives.
+    const best = sha === undefined || n === undefined ? n : (fmt === 'int' ? Math.max(n, sha) : Math.min(n, sha))
+    const judged = best === undefined ? undefined : p / best
     let verdict = ''
-    if (goal !== undefined && ratio !== undefined) verdict = (goal.min !== undefined ? ratio >= goal.min : ratio <= goal.max) ? 'met' : 'MISSED'
-    rows.push({ label, packyard: p, nginx: n, warn: w, sha, ratio, ratioSha: sha === undefined ? undefined : p / sha, goal: goal === undefined ? '' : goal.min !== undefined ? `≥ ${goal.min}×` : `≤ ${goal.max}×`, verdict, fmt })
+    if (goal !== undefined && judged !== undefined) verdict = (goal.min !== undefined ? judged >= goal.min : judged <= goal.max) ? 'met' : 'MISSED'
+    rows.push({ label, packyard: p, nginx: n, warn: w, sha, ratio, judged, ratioSha: sha === undefined ? undefined : p / sha, goal: goal === undefined ? '' : goal.min !== undefined ? `≥ ${goal.min}×` : `≤ ${goal.max}×`, verdict, fmt })
   }
   add('GET /p2/<pkg>.json (random), req/s', 'p2', (r) => r.rps, 'int', { min: 0.8 })
   add('GET /p2 p50 latency, ms', 'p2', (r) => r.p50ms, 'ms')

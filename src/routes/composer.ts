@@ -36,7 +36,7 @@ const THROTTLED_MESSAGE = 'Too many failed attempts with these access keys from 
 /** Archives are read in chunks this large: fewer read calls and socket writes than the default 64 KiB. */
 const ARCHIVE_READ_BYTES = 1024 * 1024
 
-const chooseCoding = createCodingChooser((header) => negotiate<ContentCoding>(header, ['br', 'gzip']) ?? undefined)
+export const chooseCoding = createCodingChooser((header) => negotiate<ContentCoding>(header, ['br', 'gzip']) ?? undefined)
 
 /** Sends a prebuilt body in the best coding the client accepts, as exactly `application/json`. */
 function sendEncoded (request: FastifyRequest, reply: FastifyReply, encoded: EncodedBody): FastifyReply {
@@ -59,11 +59,21 @@ export function baseUrlOf (config: Config, request: FastifyRequest): string {
   return config.publicUrl ?? `${request.protocol}://${request.host}`
 }
 
-function notModified (request: FastifyRequest, unixSeconds: number): boolean {
-  const ims = request.headers['if-modified-since']
+/** Metadata may be stored by the client but must be revalidated (Last-Modified) each time. */
+export const METADATA_CACHE_CONTROL = 'private, no-cache'
+
+/** Whether an If-Modified-Since header covers a document last changed at `unixSeconds`. */
+export function notModifiedSince (ims: string | undefined, unixSeconds: number): boolean {
   if (ims === undefined) return false
   const since = Date.parse(ims)
   return Number.isFinite(since) && Math.floor(since / 1000) >= unixSeconds
+}
+
+/** The package and half (stable or ~dev) a /p2/<vendor>/<file> URL asks for, if it names one. */
+export function p2Target (vendor: string, file: string): { name: string, dev: boolean } | undefined {
+  const match = /^(.+?)(~dev)?\.json$/.exec(file)
+  const name = match === null ? '' : `${vendor}/${match[1]}`
+  return match === null || !isValidPackageName(name) ? undefined : { name, dev: match[2] !== undefined }
 }
 
 /**
@@ -107,20 +117,19 @@ export default async function composerRoutes (app: FastifyInstance, opts: Compos
   const accountOf = (request: FastifyRequest): number => request.principal!.accountId
 
   app.get('/packages.json', async (request, reply) => {
-    reply.header('cache-control', 'private, no-cache')
+    reply.header('cache-control', METADATA_CACHE_CONTROL)
     return sendEncoded(request, reply, catalog.root(accountOf(request), baseUrlOf(config, request)))
   })
 
   app.get<{ Params: { vendor: string, file: string } }>('/p2/:vendor/:file', async (request, reply) => {
-    const match = /^(.+?)(~dev)?\.json$/.exec(request.params.file)
-    const name = match === null ? '' : `${request.params.vendor}/${match[1]}`
-    if (match === null || !isValidPackageName(name)) throw errors.notFound(`package metadata ${request.params.vendor}/${request.params.file}`)
-    const doc = catalog.metadata(accountOf(request), name, match[2] !== undefined, baseUrlOf(config, request))
+    const target = p2Target(request.params.vendor, request.params.file)
+    if (target === undefined) throw errors.notFound(`package metadata ${request.params.vendor}/${request.params.file}`)
+    const doc = catalog.metadata(accountOf(request), target.name, target.dev, baseUrlOf(config, request))
     // 404, never 401/403: Composer treats 404 as "not in this repository" and carries on.
-    if (doc === undefined) throw errors.notFound(`package ${name}`)
+    if (doc === undefined) throw errors.notFound(`package ${target.name}`)
     reply.header('last-modified', doc.lastModified)
-    reply.header('cache-control', 'private, no-cache')
-    if (notModified(request, doc.updatedAt)) return reply.code(304).send()
+    reply.header('cache-control', METADATA_CACHE_CONTROL)
+    if (notModifiedSince(request.headers['if-modified-since'], doc.updatedAt)) return reply.code(304).send()
     return sendEncoded(request, reply, doc.body)
   })
 

@@ -1,0 +1,102 @@
+import { write, writeSync } from 'node:fs'
+
+export interface LogSink {
+  write: (line: string) => boolean
+  /** Writes everything buffered now, synchronously (shutdown). */
+  flushSync: () => void
+}
+
+const CHUNK_BYTES = 64 * 1024
+/** Lines buffered while the file descriptor does not keep up; beyond this, new lines are dropped and counted. */
+const MAX_PENDING_BYTES = 16 * 1024 * 1024
+
+/**
+ * Where the log lines go (stdout by default): lines are appended to a 64 KiB buffer, which
+ * is written with one asynchronous write when it is full or every `flushMs`, and
+ * synchronously on close. Every line goes through this one sink in order (pino's lines and
+ * the access lines alike), so lines never interleave. Costs well under a microsecond per
+ * line, against several for a write per line. Used by buildApp for stdout.
+ */
+export function createLogSink (fd: number, opts: { flushMs?: number } = {}): LogSink {
+  let buf = Buffer.allocUnsafe(CHUNK_BYTES)
+  let len = 0
+  /** Full buffers waiting for the write in flight. */
+  const queue: Buffer[] = []
+  let queued = 0
+  let writing = false
+  let dropped = 0
+
+  function next (): void {
+    const chunk = queue.shift()
+    if (chunk === undefined) {
+      writing = false
+      return
+    }
+    writing = true
+    write(fd, chunk, 0, chunk.length, null, (err, written) => {
+      queued -= chunk.length
+      // A short write (a pipe): write the rest first.
+      if (err === null && written < chunk.length) {
+        const rest = chunk.subarray(written)
+        queue.unshift(rest)
+        queued += rest.length
+      }
+      next()
+    })
+  }
+
+  function flush (): void {
+    if (len === 0) return
+    if (queued + len > MAX_PENDING_BYTES) {
+      dropped++
+      len = 0
+      return
+    }
+    queue.push(buf.subarray(0, len))
+    queued += len
+    buf = Buffer.allocUnsafe(CHUNK_BYTES)
+    len = 0
+    if (!writing) next()
+  }
+
+  const timer = setInterval(flush, opts.flushMs ?? 200)
+  timer.unref()
+
+  return {
+    write (line) {
+      if (len + line.length * 3 > CHUNK_BYTES) {
+        flush()
+        if (line.length * 3 > CHUNK_BYTES) {
+          queue.push(Buffer.from(line))
+          queued += Buffer.byteLength(line)
+          if (!writing) next()
+          return true
+        }
+      }
+      len += buf.write(line, len, 'utf8')
+      return true
+    },
+    flushSync () {
+      clearInterval(timer)
+      if (dropped > 0) this.write(`{"level":40,"time":${Date.now()},"msg":"log lines dropped: stdout did not keep up","buffers":${dropped}}\n`)
+      // What is queued goes before what is buffered. A write still in flight (started at most
+      // one flush interval ago, and normally done in microseconds) is not waited for.
+      for (const chunk of queue.splice(0)) writeAll(chunk)
+      writeAll(buf.subarray(0, len))
+      len = 0
+    }
+  }
+
+  /** Synchronously, retrying a non-blocking pipe that is momentarily full, but not forever. */
+  function writeAll (chunk: Buffer): void {
+    let off = 0
+    for (let busy = 0; off < chunk.length && busy < 10_000;) {
+      try {
+        off += writeSync(fd, chunk, off)
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'EAGAIN') return
+        busy++
+      }
+    }
+  }
+}

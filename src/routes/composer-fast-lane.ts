@@ -1,0 +1,99 @@
+import type { IncomingMessage, ServerResponse } from 'node:http'
+import type { Config } from '../config.js'
+import type { AccessLog } from '../logger.js'
+import type { AccessKeyService } from '../services/access-keys.js'
+import type { CatalogService } from '../services/catalog.js'
+import type { EncodedBody } from '../services/encoded-body.js'
+import type { KeyThrottle } from '../services/key-throttle.js'
+import { chooseCoding, METADATA_CACHE_CONTROL, notModifiedSince, p2Target } from './composer.js'
+
+export interface FastLaneOptions {
+  config: Config
+  keys: AccessKeyService
+  catalog: CatalogService
+  throttle: KeyThrottle
+  accessLog: AccessLog
+  /** Counts an answered request (metrics), as the Fastify hook does for the other routes. */
+  observe?: ((method: string, route: string, statusCode: number, seconds: number) => void) | undefined
+}
+
+/** True when the lane answered; false hands the request, untouched, to Fastify. */
+export type FastLane = (req: IncomingMessage, res: ServerResponse) => boolean
+
+/**
+ * The Composer metadata hot path on plain node:http: `GET /packages.json` and `GET /p2/…`
+ * with a valid access key, answered (200 or 304) from the same services and with the same
+ * bytes and headers as the Fastify routes in composer.ts, without Fastify's per-request
+ * work (request and reply objects, hook chain, logger child). Anything else — no or bad
+ * credentials, a throttled key, a 404, HEAD, a query string, percent-encoding, a proxy whose
+ * forwarded headers would have to be trusted — is not touched and goes to Fastify, which
+ * gives the full answer. test/unit/fast-lane.test.ts checks that both give identical answers.
+ */
+export function createComposerFastLane (opts: FastLaneOptions): FastLane {
+  const { config, keys, catalog, throttle, accessLog, observe } = opts
+  // Behind a trusted proxy the client address and the base URL come from X-Forwarded-*: that
+  // is Fastify's job, unless the public URL is configured (then only the address is needed,
+  // and with a proxy in front that is also a forwarded value).
+  if (config.trustProxy !== false) return () => false
+  let requests = 0
+
+  return function fastLane (req, res) {
+    if (req.method !== 'GET') return false
+    const url = req.url ?? ''
+    const isRoot = url === '/packages.json'
+    if (!isRoot && !url.startsWith('/p2/')) return false
+    if (url.includes('%') || url.includes('?')) return false
+    const started = performance.now()
+
+    const header = req.headers.authorization
+    if (header === undefined || !header.startsWith('Basic ')) return false
+    const decoded = Buffer.from(header.slice(6), 'base64').toString('utf8')
+    const colon = decoded.indexOf(':')
+    if (colon < 0) return false
+    const publicKey = decoded.slice(0, colon)
+    const ip = req.socket.remoteAddress ?? ''
+    if (throttle.gate(publicKey, ip).blocked !== false) return false
+    const auth = keys.authenticate(publicKey, decoded.slice(colon + 1))
+    if (!auth.ok) return false
+
+    const host = req.headers.host
+    if (config.publicUrl === undefined && host === undefined) return false
+    const base = config.publicUrl ?? `http://${host!}`
+    let body: EncodedBody
+    let lastModified: string | undefined
+    let route: string
+    if (isRoot) {
+      body = catalog.root(auth.accountId, base)
+      route = '/packages.json'
+    } else {
+      const slash = url.indexOf('/', 4)
+      const target = slash < 0 ? undefined : p2Target(url.slice(4, slash), url.slice(slash + 1))
+      if (target === undefined) return false
+      const doc = catalog.metadata(auth.accountId, target.name, target.dev, base)
+      if (doc === undefined) return false
+      route = '/p2/:vendor/:file'
+      lastModified = doc.lastModified
+      if (notModifiedSince(req.headers['if-modified-since'], doc.updatedAt)) {
+        res.writeHead(304, ['last-modified', lastModified, 'cache-control', METADATA_CACHE_CONTROL])
+        res.end()
+        done(304)
+        return true
+      }
+      body = doc.body
+    }
+    const { body: bytes, coding } = body.bytes(chooseCoding(req.headers['accept-encoding']))
+    const headers = ['content-type', 'application/json', 'content-length', String(bytes.length), 'vary', 'Accept-Encoding', 'cache-control', METADATA_CACHE_CONTROL]
+    if (lastModified !== undefined) headers.push('last-modified', lastModified)
+    if (coding !== undefined) headers.push('content-encoding', coding)
+    res.writeHead(200, headers)
+    res.end(bytes)
+    done(200)
+    return true
+
+    function done (statusCode: number): void {
+      const ms = performance.now() - started
+      observe?.('GET', route, statusCode, ms / 1000)
+      accessLog?.({ reqId: `fast-${(++requests).toString(36)}`, method: 'GET', url, statusCode, ip, ms })
+    }
+  }
+}

@@ -1,0 +1,80 @@
+import t from 'tap'
+import { request } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { basic, buildTestApp, tempDir, writePackageZip } from '../helpers/harness.js'
+
+interface Raw { status: number, headers: Record<string, string | string[] | undefined>, body: Buffer }
+
+function get (port: number, path: string, headers: Record<string, string>): Promise<Raw> {
+  return new Promise((resolve, reject) => {
+    const req = request({ host: '127.0.0.1', port, path, headers: { host: 'packages.test', ...headers } }, (res) => {
+      const chunks: Buffer[] = []
+      res.on('data', (c: Buffer) => chunks.push(c))
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }))
+    })
+    req.on('error', reject)
+    req.end()
+  })
+}
+
+/** The headers that carry meaning (Date, Connection and Keep-Alive are the socket's). */
+const MEANINGFUL = ['content-type', 'content-length', 'content-encoding', 'vary', 'cache-control', 'last-modified', 'www-authenticate', 'retry-after']
+
+// The metadata hot path answers on node:http before Fastify. Whatever it answers must be what
+// the Fastify routes answer, byte for byte and header for header; what it does not answer
+// must reach Fastify unchanged.
+t.test('the fast lane and the Fastify routes give identical answers', async (t) => {
+  const { app, log } = await buildTestApp(t, { publicUrl: undefined })
+  const account = await app.ctx.accounts.create({ username: 'fay' })
+  const { key, privateKey } = app.ctx.keys.create(account.id, 'laptop')
+  const work = tempDir(t)
+  for (let i = 0; i < 30; i++) {
+    await app.ctx.catalog.publish(await writePackageZip(work, { name: `acme/pkg-${i}`, version: '1.0.0', description: `Package number ${i} of the fast lane test` }), { access: 'public' })
+  }
+  await app.ctx.catalog.publish(await writePackageZip(work, { name: 'acme/pkg-0', version: 'dev-main' }), {})
+  await app.ctx.catalog.publish(await writePackageZip(work, { name: 'acme/hidden', version: '1.0.0' }), {})
+  await app.listen({ host: '127.0.0.1', port: 0 })
+  const port = (app.server.address() as AddressInfo).port
+  const auth = basic(key.publicKey, privateKey)
+  const lastModified = (await app.inject({ url: '/p2/acme/pkg-1.json', headers: auth })).headers['last-modified'] as string
+
+  const cases: Array<[string, string, Record<string, string>]> = [
+    ['packages.json', '/packages.json', auth],
+    ['packages.json, gzip', '/packages.json', { ...auth, 'accept-encoding': 'gzip' }],
+    ['packages.json, br', '/packages.json', { ...auth, 'accept-encoding': 'gzip, deflate, br' }],
+    ['p2', '/p2/acme/pkg-1.json', auth],
+    ['p2, gzip', '/p2/acme/pkg-1.json', { ...auth, 'accept-encoding': 'gzip' }],
+    ['p2 ~dev', '/p2/acme/pkg-0~dev.json', auth],
+    ['p2 ~dev that does not exist (404)', '/p2/acme/pkg-1~dev.json', auth],
+    ['p2, not modified (304)', '/p2/acme/pkg-1.json', { ...auth, 'if-modified-since': lastModified }],
+    ['p2 of a package the account may not see (404)', '/p2/acme/hidden.json', auth],
+    ['p2 of an invalid name (404)', '/p2/ACME/x.json', auth],
+    ['wrong private key (401)', '/packages.json', basic(key.publicKey, 'f'.repeat(32))],
+    ['no credentials (401)', '/p2/acme/pkg-1.json', {}],
+    ['query string', '/packages.json?x=1', auth]
+  ]
+  for (const [what, url, headers] of cases) {
+    const viaSocket = await get(port, url, headers)
+    const viaFastify = await app.inject({ url, headers: { host: 'packages.test', ...headers } })
+    t.equal(viaSocket.status, viaFastify.statusCode, `${what}: status`)
+    t.ok(viaSocket.body.equals(viaFastify.rawPayload), `${what}: identical body`)
+    for (const h of MEANINGFUL) t.equal(viaSocket.headers[h], viaFastify.headers[h], `${what}: ${h}`)
+  }
+  const lines = log().split('\n').filter((l) => l.includes('"reqId":"fast-'))
+  t.ok(lines.length >= 6, `the fast lane wrote access lines (${lines.length})`)
+  t.match(JSON.parse(lines[0]!), { level: 30, msg: 'request', method: 'GET', url: '/packages.json', statusCode: 200, ip: '127.0.0.1' })
+  const metrics = await app.inject({ url: '/metrics' })
+  t.match(metrics.body, /packyard_http_requests_total\{method="GET",route="\/p2\/:vendor\/:file",status_code="304"\} 2/, 'fast and slow 304s are both counted')
+})
+
+t.test('behind a trusted proxy the fast lane stands aside (Fastify reads X-Forwarded-*)', async (t) => {
+  const { app, log } = await buildTestApp(t, { trustProxy: true })
+  const account = await app.ctx.accounts.create({ username: 'gus' })
+  const { key, privateKey } = app.ctx.keys.create(account.id, 'ci')
+  await app.listen({ host: '127.0.0.1', port: 0 })
+  const port = (app.server.address() as AddressInfo).port
+  const res = await get(port, '/packages.json', { ...basic(key.publicKey, privateKey), 'x-forwarded-proto': 'https', 'x-forwarded-host': 'repo.example.com' })
+  t.equal(res.status, 200)
+  t.match(JSON.parse(res.body.toString())['metadata-url'], /^https:\/\/repo\.example\.com\/p2\//, 'the forwarded host and scheme are used')
+  t.notMatch(log(), /"reqId":"fast-/, 'answered by Fastify')
+})
