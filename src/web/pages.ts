@@ -308,7 +308,9 @@ ${csrfField(ctx)}
  * a Composer project needs (the repository in composer.json, the key pair in auth.json).
  */
 export function landingPage (ctx: PageContext, opts: { baseUrl: string, host: string }): SafeHtml {
-  const composerJson = JSON.stringify({ repositories: [{ type: 'composer', url: opts.baseUrl }] }, null, 2)
+  // Composer refuses plain http unless told otherwise: say so in the snippet itself.
+  const insecure = opts.baseUrl.startsWith('http:') ? { config: { 'secure-http': false } } : {}
+  const composerJson = JSON.stringify({ repositories: [{ type: 'composer', url: opts.baseUrl }], ...insecure }, null, 2)
   const authJson = JSON.stringify({ 'http-basic': { [opts.host]: { username: '<public key>', password: '<private key>' } } }, null, 2)
   return layout(ctx, 'Private Composer repository', html`
 <h1>Private Composer repository</h1>

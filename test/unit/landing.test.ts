@@ -15,7 +15,7 @@ t.test('GET / for a browser: what the server is, where to log in, composer.json 
   t.match(res.body, /href="\/account\/login"/)
   t.match(res.body, /href="\/account\/register"/)
   const composerJson = /<pre id="composer-json">([^<]*)<\/pre>/.exec(res.body)
-  t.same(JSON.parse(textOf(composerJson![1]!)), { repositories: [{ type: 'composer', url: 'http://repo.example.test:8080' }] })
+  t.same(JSON.parse(textOf(composerJson![1]!)), { repositories: [{ type: 'composer', url: 'http://repo.example.test:8080' }], config: { 'secure-http': false } }, 'plain http needs secure-http off, and the snippet says so')
   const authJson = /<pre id="auth-json">([^<]*)<\/pre>/.exec(res.body)
   t.same(JSON.parse(textOf(authJson![1]!)), { 'http-basic': { 'repo.example.test:8080': { username: '<public key>', password: '<private key>' } } })
   t.notMatch(res.body, /<public key>/, 'the placeholders are escaped')
@@ -29,6 +29,7 @@ t.test('GET / uses the public URL (path prefix too) and says so when registratio
   t.notMatch(res.body, /account\/register"/)
   t.match(textOf(res.body), /created by its operator/)
   t.match(textOf(res.body), /"url": "https:\/\/packages\.example\.com\/repo"/)
+  t.notMatch(textOf(res.body), /secure-http/, 'https needs no secure-http setting')
   t.match(textOf(res.body), /"packages\.example\.com": \{/)
 })
 
