@@ -59,6 +59,7 @@ export async function buildApp (config: Config, options: BuildOptions = {}): Pro
   accessLogHook(app, accessLog)
   app.decorate('ctx', ctx)
   app.decorateRequest('principal', null)
+  app.decorateRequest('operator', null)
   // The webhook worker sends the outbox (whichever process wrote it) while the server runs,
   // and stops before the database closes.
   let webhookWorker: WebhookWorker | undefined

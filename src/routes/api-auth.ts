@@ -31,7 +31,6 @@ export function presentedToken (authorization: string | undefined): string | und
  */
 export function createApiAuth (opts: { tokens: ApiTokenService, realm: string }): ApiAuth {
   const { tokens, realm } = opts
-  const accepted = new WeakMap<FastifyRequest, ApiToken>()
 
   const unauthorized = (reply: FastifyReply, message: string): Error => {
     reply.header('www-authenticate', `Bearer realm="${realm}"`)
@@ -50,12 +49,11 @@ export function createApiAuth (opts: { tokens: ApiTokenService, realm: string })
       if (!tokens.hasScope(result.token, scope)) {
         throw errors.forbidden(`API token "${result.token.name}" has scope ${result.token.scope}; this needs ${scope}`)
       }
-      accepted.set(request, result.token)
+      request.operator = result.token
     },
     tokenOf (request) {
-      const token = accepted.get(request)
-      if (token === undefined) throw new Error('tokenOf called on a route without requireScope')
-      return token
+      if (request.operator === null) throw new Error('tokenOf called on a route without requireScope')
+      return request.operator
     }
   }
 }

@@ -1,6 +1,7 @@
 import 'fastify'
 import type { Context } from '../context.js'
 import type { Session } from '../services/sessions.js'
+import type { ApiToken } from '../domain/api-tokens.js'
 
 /** How the account of a request proved who it is. */
 export type PrincipalVia = 'key' | 'session' | 'password' | 'token'
@@ -26,5 +27,7 @@ declare module 'fastify' {
      * decorated under /account only; account identity is still `principal`.
      */
     session: Session | null
+    /** The operator API token a request to the operator API was accepted with (routes/api-auth.ts). */
+    operator: ApiToken | null
   }
 }
