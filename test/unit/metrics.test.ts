@@ -1,18 +1,7 @@
 import t from 'tap'
-import { basic, buildTestApp, cliJson, composerProject, startServer, tempDir, writePackageZip } from '../helpers/harness.js'
-import { requireTools } from '../helpers/tools.js'
+import { basic, buildTestApp, tempDir, writePackageZip } from '../helpers/harness.js'
+import { sample } from '../helpers/util.js'
 import { browser, registered } from '../helpers/web.js'
-
-/** The value of one sample line `name{labels} value`, or undefined when absent. */
-function sample (text: string, name: string, labels: Record<string, string>): number | undefined {
-  for (const line of text.split('\n')) {
-    const m = /^([a-zA-Z_:][\w:]*)(?:\{(.*)\})? (\S+)$/.exec(line)
-    if (m === null || m[1] !== name) continue
-    const found = Object.fromEntries([...(m[2] ?? '').matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)].map((l) => [l[1], l[2]]))
-    if (Object.entries(labels).every(([k, v]) => found[k] === v) && Object.keys(found).length === Object.keys(labels).length) return Number(m[3])
-  }
-  return undefined
-}
 
 t.test('GET /metrics counts requests by route pattern, auth failures by reason and downloads by package', async (t) => {
   const { app, dataDir } = await buildTestApp(t)
@@ -135,33 +124,4 @@ t.test('PACKYARD_METRICS=off removes /metrics', async (t) => {
   const { app } = await buildTestApp(t, { metricsEnabled: 'off' })
   t.equal((await app.inject({ url: '/metrics' })).statusCode, 404)
   t.equal((await app.inject({ url: '/healthz' })).statusCode, 200)
-})
-
-t.test('after a real composer install, /metrics shows the run', async (t) => {
-  if (!requireTools(t, 'composer', 'php', 'unzip')) return
-  const dataDir = tempDir(t)
-  const work = tempDir(t)
-  await cliJson(dataDir, ['account', 'create', 'alice'])
-  const key = await cliJson(dataDir, ['key', 'create', 'alice', '--name', 'ci'])
-  await cliJson(dataDir, ['publish', '--access', 'public', await writePackageZip(work, { name: 'acme/gadget', version: '1.2.0' })])
-  await cliJson(dataDir, ['publish', await writePackageZip(work, { name: 'acme/secret', version: '1.0.0' })])
-  const server = await startServer(t, dataDir)
-
-  const denied = composerProject(t, server.url, { require: { 'acme/gadget': '^1.0' } })
-  denied.setAuth(key.publicKey, 'x'.repeat(32))
-  t.not((await denied.run(['update'])).code, 0, 'a wrong private key fails')
-
-  const project = composerProject(t, server.url, { require: { 'acme/gadget': '^1.0' } })
-  project.setAuth(key.publicKey, key.privateKey)
-  const res = await project.run(['update'])
-  t.equal(res.code, 0, res.output)
-
-  const text = await (await fetch(`${server.url}/metrics`)).text()
-  t.equal(sample(text, 'packyard_archive_downloads_total', { package: 'acme/gadget' }), 1)
-  t.equal(sample(text, 'packyard_archive_downloads_total', { package: 'acme/secret' }), undefined)
-  t.ok((sample(text, 'packyard_auth_failures_total', { surface: 'composer', reason: 'wrong_secret' }) ?? 0) >= 1, 'the wrong key was counted')
-  t.equal(sample(text, 'packyard_http_requests_total', { method: 'GET', route: '/archives/:vendor/:name/:file', status_code: '200' }), 1)
-  t.equal(sample(text, 'packyard_http_requests_total', { method: 'POST', route: '/downloads/', status_code: '200' }), 1, 'notify-batch')
-  t.ok((sample(text, 'packyard_http_requests_total', { method: 'GET', route: '/p2/:vendor/:file', status_code: '200' }) ?? 0) >= 1)
-  t.ok((sample(text, 'process_resident_memory_bytes', {}) ?? 0) > 0)
 })
