@@ -16,6 +16,8 @@ import downloadsRoutes, { DOWNLOADS_AUTH_FAILURES } from './routes/downloads.js'
 import landingRoutes from './routes/landing.js'
 import publishApi from './routes/publish-api.js'
 import adminWebhooks from './routes/admin-webhooks.js'
+import adminCatalog from './routes/admin-catalog.js'
+import adminAccounts from './routes/admin-accounts.js'
 import { createApiAuth } from './routes/api-auth.js'
 import type { WebhookWorker } from './services/webhook-delivery.js'
 import { createLoginThrottle } from './services/login-throttle.js'
@@ -30,7 +32,7 @@ export interface BuildOptions {
 export async function buildApp (config: Config, options: BuildOptions = {}): Promise<FastifyInstance> {
   const ctx = createContext(config)
   // stdout through one buffered, asynchronous sink (log-sink.ts): a log line is a buffer
-  // append, written in 64 KiB chunks or every 200 ms, and synchronously on close.
+  // append; the buffer is written once per event-loop iteration, and synchronously at exit.
   const stdout = options.logStream === undefined ? createLogSink(1) : undefined
   const logStream = options.logStream ?? stdout!
   const accessLog = createAccessLog(config.logLevel, logStream)
@@ -81,7 +83,9 @@ export async function buildApp (config: Config, options: BuildOptions = {}): Pro
       authFailureReasons: { composer: Object.keys(AUTH_MESSAGES), pages: PAGES_AUTH_FAILURES, api: API_AUTH_FAILURES, downloads: DOWNLOADS_AUTH_FAILURES }
     })
     : undefined
+  ctx.mirror.setLog((msg, detail) => { app.log.warn(detail, msg) })
   if (metrics !== undefined) {
+    metrics.observeMirror(ctx.mirror.stats)
     observeHttp(app, metrics)
     app.addHook('onClose', async () => { metrics.close() })
   }
@@ -105,10 +109,12 @@ export async function buildApp (config: Config, options: BuildOptions = {}): Pro
     config,
     keys: ctx.keys,
     catalog: ctx.catalog,
+    advisories: ctx.advisories,
     throttle: keyThrottle,
     onAuthFailure: metrics === undefined ? undefined : (reason) => { metrics.authFailure('composer', reason) },
     onThrottled: metrics === undefined ? undefined : () => { metrics.throttled('composer') },
-    onArchiveDownload: metrics?.archiveDownload
+    onArchiveDownload: metrics?.archiveDownload,
+    mirror: ctx.mirror
   })
   // With key reveal off, no encrypted private key stays in the database.
   if (!ctx.keys.revealEnabled) {
@@ -121,7 +127,7 @@ export async function buildApp (config: Config, options: BuildOptions = {}): Pro
   const countAuthFailure = (surface: 'pages' | 'api' | 'downloads') =>
     metrics === undefined ? undefined : (reason: string) => { metrics.authFailure(surface, reason) }
   await app.register(landingRoutes, { config })
-  await app.register(accountPages, { prefix: '/account', ...accountDeps, sessions: ctx.sessions, onAuthFailure: countAuthFailure('pages') })
+  await app.register(accountPages, { prefix: '/account', ...accountDeps, sessions: ctx.sessions, catalog: ctx.catalog, onAuthFailure: countAuthFailure('pages') })
   await app.register(accountApi, { prefix: '/api/v1', ...accountDeps, onAuthFailure: countAuthFailure('api') })
   await app.register(downloadsRoutes, { prefix: '/products/downloads', config, downloads: ctx.downloads, onAuthFailure: countAuthFailure('downloads') })
   // Publishing over HTTP with operator API tokens (never access keys or passwords).
@@ -129,6 +135,22 @@ export async function buildApp (config: Config, options: BuildOptions = {}): Pro
   await app.register(adminWebhooks, {
     prefix: '/api/v1/admin/webhooks',
     webhooks: ctx.webhooks,
+    authorize: createApiAuth({ tokens: ctx.apiTokens, realm: config.realm }).requireScope('admin')
+  })
+  // Customers (accounts, keys, suspension) for the operator, with an admin API token.
+  await app.register(adminAccounts, {
+    prefix: '/api/v1/admin',
+    accounts: ctx.accounts,
+    keys: ctx.keys,
+    sessions: ctx.sessions,
+    authorize: createApiAuth({ tokens: ctx.apiTokens, realm: config.realm }).requireScope('admin')
+  })
+  // Grants with licence rules, packages (access, abandoned, yank) and advisories for the operator.
+  await app.register(adminCatalog, {
+    prefix: '/api/v1/admin',
+    catalog: ctx.catalog,
+    grants: ctx.grants,
+    advisories: ctx.advisories,
     authorize: createApiAuth({ tokens: ctx.apiTokens, realm: config.realm }).requireScope('admin')
   })
   return app

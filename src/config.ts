@@ -54,12 +54,21 @@ export interface Config {
   readonly webhookBackoffMs: number
   /** Attempts before a delivery is given up (PACKYARD_WEBHOOK_MAX_ATTEMPTS). */
   readonly webhookMaxAttempts: number
+  /** Upstream credentials: an auth.json in Composer's format (PACKYARD_UPSTREAM_AUTH_FILE); never stored or logged. */
+  readonly upstreamAuthFile: string | undefined
+  /** The same JSON given directly (PACKYARD_UPSTREAM_AUTH, like COMPOSER_AUTH). */
+  readonly upstreamAuth: string | undefined
+  /** An upstream request fails when no byte arrives for this long (PACKYARD_UPSTREAM_TIMEOUT_MS). */
+  readonly upstreamTimeoutMs: number
+  /** Mirrored metadata older than this is refreshed in the background, the stored copy served meanwhile (PACKYARD_MIRROR_MAX_AGE, seconds). */
+  readonly mirrorMaxAgeSeconds: number
 }
 
 export type ConfigInput = Partial<Record<
 'dataDir' | 'host' | 'port' | 'publicUrl' | 'trustProxy' | 'logLevel' | 'realm' | 'lastUsedFlushMs' |
 'shutdownTimeoutMs' | 'keyThrottleWindowMs' | 'metricsEnabled' | 'metricsToken' | 'keyRevealKey' | 'keyRevealKeyFile' | 'registration' | 'maxUploadBytes' |
-'webhookAllowPrivate' | 'webhookKeyFile' | 'webhookPollMs' | 'webhookTimeoutMs' | 'webhookBackoffMs' | 'webhookMaxAttempts', string | number | boolean | undefined>>
+'webhookAllowPrivate' | 'webhookKeyFile' | 'webhookPollMs' | 'webhookTimeoutMs' | 'webhookBackoffMs' | 'webhookMaxAttempts' |
+'upstreamAuthFile' | 'upstreamAuth' | 'upstreamTimeoutMs' | 'mirrorMaxAgeSeconds', string | number | boolean | undefined>>
 
 export class ConfigError extends Error {
   constructor (message: string) {
@@ -152,6 +161,7 @@ export function loadConfig (env: Record<string, string | undefined> = {}, overri
   if (!Number.isInteger(webhookAttempts) || webhookAttempts < 1) throw new ConfigError('invalid PACKYARD_WEBHOOK_MAX_ATTEMPTS: use a whole number of at least 1')
   const webhookPollMs = parseMillis('PACKYARD_WEBHOOK_POLL_MS', pick('webhookPollMs', 'PACKYARD_WEBHOOK_POLL_MS'), 1000)
   if (webhookPollMs < 10) throw new ConfigError('invalid PACKYARD_WEBHOOK_POLL_MS: use at least 10 milliseconds')
+  const upstreamAuthFile = pick('upstreamAuthFile', 'PACKYARD_UPSTREAM_AUTH_FILE')
   return Object.freeze({
     dataDir,
     dbPath: path.join(dataDir, 'packyard.sqlite'),
@@ -176,6 +186,10 @@ export function loadConfig (env: Record<string, string | undefined> = {}, overri
     webhookPollMs,
     webhookTimeoutMs: parseMillis('PACKYARD_WEBHOOK_TIMEOUT_MS', pick('webhookTimeoutMs', 'PACKYARD_WEBHOOK_TIMEOUT_MS'), 10_000),
     webhookBackoffMs: parseMillis('PACKYARD_WEBHOOK_BACKOFF_MS', pick('webhookBackoffMs', 'PACKYARD_WEBHOOK_BACKOFF_MS'), 5000),
-    webhookMaxAttempts: webhookAttempts
+    webhookMaxAttempts: webhookAttempts,
+    upstreamAuthFile: upstreamAuthFile === undefined ? undefined : path.resolve(cwd, upstreamAuthFile),
+    upstreamAuth: pick('upstreamAuth', 'PACKYARD_UPSTREAM_AUTH'),
+    upstreamTimeoutMs: parseMillis('PACKYARD_UPSTREAM_TIMEOUT_MS', pick('upstreamTimeoutMs', 'PACKYARD_UPSTREAM_TIMEOUT_MS'), 30_000),
+    mirrorMaxAgeSeconds: parseMillis('PACKYARD_MIRROR_MAX_AGE', pick('mirrorMaxAgeSeconds', 'PACKYARD_MIRROR_MAX_AGE'), 300)
   })
 }

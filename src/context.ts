@@ -24,6 +24,10 @@ import { createWebhooksRepository } from './repositories/webhooks.js'
 import { createWebhookService } from './services/webhooks.js'
 import { createApiTokensRepository } from './repositories/api-tokens.js'
 import { createApiTokenService } from './services/api-tokens.js'
+import { createMirrorRepository } from './repositories/mirror.js'
+import { createMirrorService } from './services/mirror.js'
+import { createAdvisoriesRepository } from './repositories/advisories.js'
+import { createAdvisoryService } from './services/advisories.js'
 
 /**
  * The domain half of the composition root: opens this instance's database and wires
@@ -50,21 +54,34 @@ export function createContext (config: Config) {
   // Webhook events are queued in the outbox by the services, inside the transaction of each change.
   const webhooks = createWebhookService({ webhooks: createWebhooksRepository(db), keyFile: config.webhookKeyFile, allowPrivate: config.webhookAllowPrivate })
   const emit = webhooks.emit
-  const accounts = createAccountService({ transaction, accounts: repos.accounts, emit })
   const changes = createChangeCounters(db)
-  const catalog = createCatalogService({ transaction, packages: repos.packages, store, changes, emit })
+  const accounts = createAccountService({ transaction, accounts: repos.accounts, emit, changes })
+  // Mirrored upstreams (repo.magento.com, packagist.org) answer through the catalog for names no local package has.
+  const mirror = createMirrorService({
+    mirror: createMirrorRepository(db),
+    store,
+    changes,
+    transaction,
+    accounts,
+    auth: { json: config.upstreamAuth, file: config.upstreamAuthFile },
+    timeoutMs: config.upstreamTimeoutMs,
+    maxAgeSeconds: config.mirrorMaxAgeSeconds
+  })
+  const catalog = createCatalogService({ transaction, packages: repos.packages, store, changes, emit, mirror })
   const downloads = createDownloadsService({ transaction, accounts: repos.accounts, tokens: repos.downloadTokens, releases: repos.releases, store })
   const services = {
     accounts,
     keys: createAccessKeyService({ keys: repos.keys, usage, changes, vault, transaction, accounts: repos.accounts, emit }),
     catalog,
+    mirror,
     sessions: createSessionService({ sessions: repos.sessions }),
     downloads,
     grants: createGrantService({ transaction, accounts, catalog, downloads, emit }),
     health: createHealthService({ health: repos.health }),
     backups: createBackupService({ backups: repos.backups, store, dataDir: config.dataDir }),
     apiTokens: createApiTokenService({ tokens: createApiTokensRepository(db) }),
-    webhooks
+    webhooks,
+    advisories: createAdvisoryService({ advisories: createAdvisoriesRepository(db), catalog })
   }
   let closed = false
   return {

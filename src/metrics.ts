@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify'
-import { collectDefaultMetrics, Counter, Histogram, Registry } from 'prom-client'
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client'
 
 /** Seconds; downloads of large archives over slow links land in the upper buckets. */
 const DURATION_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300]
@@ -77,6 +77,39 @@ export function createMetrics (opts: { authFailureReasons?: Partial<Record<AuthS
     },
     archiveDownload (packageName: string): void {
       archiveDownloads.inc({ package: packageName })
+    },
+    /** Per-upstream mirror counters (services/mirror.ts), read from `source` at each scrape. */
+    observeMirror (source: () => Array<{ upstream: string, requests: number, errors: number, bytes: number, cacheHits: number, oldestMetadataSeconds: number }>): void {
+      const counters = [
+        ['packyard_upstream_requests_total', 'Requests Packyard made to each mirrored upstream', 'requests'],
+        ['packyard_upstream_errors_total', 'Failed upstream requests (refused, timeout, 5xx, 401, bad data), by upstream', 'errors'],
+        ['packyard_upstream_bytes_total', 'Bytes received from each upstream (metadata and archives)', 'bytes'],
+        ['packyard_upstream_cache_hits_total', 'Mirrored documents and archives served from the local copy, by upstream', 'cacheHits']
+      ] as const
+      for (const [name, help, field] of counters) {
+        // eslint-disable-next-line no-new
+        new Counter({
+          name,
+          help,
+          labelNames: ['upstream'] as const,
+          registers: [register],
+          collect () {
+            this.reset()
+            for (const s of source()) this.inc({ upstream: s.upstream }, s[field])
+          }
+        })
+      }
+      // eslint-disable-next-line no-new
+      new Gauge({
+        name: 'packyard_upstream_oldest_metadata_age_seconds',
+        help: 'Age of the oldest mirrored metadata not refreshed from its upstream, by upstream',
+        labelNames: ['upstream'] as const,
+        registers: [register],
+        collect () {
+          this.reset()
+          for (const s of source()) this.set({ upstream: s.upstream }, s.oldestMetadataSeconds)
+        }
+      })
     },
     close (): void {
       register.clear()

@@ -10,6 +10,7 @@ import { registerApiTokenCommands } from './commands/api-token.js'
 import { registerBackupCommand } from './commands/backup.js'
 import { registerEditionCommands } from './commands/edition.js'
 import { registerGrantCommands } from './commands/grant.js'
+import { registerAdvisoryCommands } from './commands/advisory.js'
 import { registerKeyCommands } from './commands/key.js'
 import { registerPackageCommands } from './commands/package.js'
 import { registerPublishCommand } from './commands/publish.js'
@@ -17,6 +18,7 @@ import { registerReleaseCommands } from './commands/release.js'
 import { registerServeCommand } from './commands/serve.js'
 import { registerTokenCommands } from './commands/token.js'
 import { registerWebhookCommands } from './commands/webhook.js'
+import { registerUpstreamCommands } from './commands/upstream.js'
 
 export type { Io } from './io.js'
 
@@ -54,11 +56,13 @@ function buildProgram (io: Io): Command {
     registerPublishCommand,
     registerPackageCommands,
     registerGrantCommands,
+    registerAdvisoryCommands,
     registerReleaseCommands,
     registerEditionCommands,
     registerTokenCommands,
     registerApiTokenCommands,
     registerWebhookCommands,
+    registerUpstreamCommands,
     registerBackupCommand
   ]) register(cli)
   return program

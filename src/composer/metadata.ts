@@ -34,10 +34,16 @@ export function distFileName (name: string, versionNormalized: string): string {
   return `${name.replace('/', '-')}-${safe}.zip`
 }
 
-export function versionDocument (v: PublishedVersion): Record<string, unknown> {
+/**
+ * Set by the operator for the whole package: Composer warns on install and names the
+ * replacement (`true` or `"vendor/replacement"`); false keeps what each composer.json says.
+ */
+export interface PackageFlags { abandoned?: boolean | string }
+
+export function versionDocument (v: PublishedVersion, flags: PackageFlags = {}): Record<string, unknown> {
   const doc: Record<string, unknown> = { name: v.name, version: v.version, version_normalized: v.versionNormalized }
   for (const field of MANIFEST_FIELDS) {
-    const value = v.manifest[field]
+    const value = field === 'abandoned' && flags.abandoned !== undefined && flags.abandoned !== false ? flags.abandoned : v.manifest[field]
     // Composer's minifier uses isset(): a null value would behave oddly, so it is left out.
     if (value !== undefined && value !== null) doc[field] = value
   }
@@ -68,17 +74,20 @@ export function minify (versions: Array<Record<string, unknown>>): Array<Record<
   return out
 }
 
-function document (name: string, versions: PublishedVersion[]): string | null {
+function document (name: string, versions: PublishedVersion[], flags: PackageFlags): string | null {
   if (versions.length === 0) return null
   const sorted = sortVersionsDescending(versions, (v) => v.versionNormalized)
-  return JSON.stringify({ minified: 'composer/2.0', packages: { [name]: minify(sorted.map(versionDocument)) } })
+  return JSON.stringify({ minified: 'composer/2.0', packages: { [name]: minify(sorted.map((v) => versionDocument(v, flags))) } })
 }
 
-/** The two p2 files of a package: tagged versions in <name>.json, dev versions in <name>~dev.json. */
-export function buildPackageMetadata (name: string, versions: PublishedVersion[]): { stable: string | null, dev: string | null } {
+/**
+ * The two p2 files of a package: tagged versions in <name>.json, dev versions in <name>~dev.json.
+ * `versions` are the ones to list: yanked versions and versions outside a grant are left out by the caller.
+ */
+export function buildPackageMetadata (name: string, versions: PublishedVersion[], flags: PackageFlags = {}): { stable: string | null, dev: string | null } {
   return {
-    stable: document(name, versions.filter((v) => !isDevVersion(v.version))),
-    dev: document(name, versions.filter((v) => isDevVersion(v.version)))
+    stable: document(name, versions.filter((v) => !isDevVersion(v.version)), flags),
+    dev: document(name, versions.filter((v) => isDevVersion(v.version)), flags)
   }
 }
 
@@ -92,14 +101,19 @@ export function withBaseUrl (doc: string, baseUrl: string): string {
  * An empty available-packages list counts as absent for Composer, which would then ask for
  * every name, so an account that sees nothing gets a pattern that matches no package.
  */
-export function rootDocument (baseUrl: string, visibleNames: readonly string[]): Record<string, unknown> {
+export function rootDocument (baseUrl: string, visibleNames: readonly string[], patterns: readonly string[] = []): Record<string, unknown> {
   const root: Record<string, unknown> = {
     packages: {},
     'metadata-url': `${baseUrl}/p2/%package%.json`,
     'notify-batch': `${baseUrl}/downloads/`,
-    search: `${baseUrl}/search.json?q=%query%&type=%type%`
+    search: `${baseUrl}/search.json?q=%query%&type=%type%`,
+    // composer audit POSTs the installed names here (docs/composer-protocol.md §6.5); the p2
+    // files carry no advisories, so `metadata` is false and every audit asks the API.
+    'security-advisories': { metadata: false, 'api-url': `${baseUrl}/api/security-advisories/` }
   }
   if (visibleNames.length > 0) root['available-packages'] = visibleNames
-  else root['available-package-patterns'] = ['-/-']
+  // Lazy upstreams (services/mirror.ts) add vendor patterns: names fetched on first request.
+  if (patterns.length > 0) root['available-package-patterns'] = patterns
+  else if (visibleNames.length === 0) root['available-package-patterns'] = ['-/-']
   return root
 }

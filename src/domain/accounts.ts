@@ -7,6 +7,8 @@ export interface Account {
   mageId: string
   email: string | null
   createdAt: string
+  /** When the account was suspended (disabled); null while it is active. */
+  disabledAt: string | null
 }
 
 export interface AccessKey {
@@ -27,6 +29,8 @@ export interface KeyCredential {
   accountId: number
   privateKeyHash: Buffer
   enabled: boolean
+  /** The key's account is suspended: the pair is refused whatever the key's own state. */
+  accountDisabled: boolean
 }
 
 export interface SessionRecord {

@@ -1,5 +1,6 @@
 import type { Db } from '../db/database.js'
 import type { AccessKey, KeyCredential } from '../domain/accounts.js'
+import { errors } from '../errors.js'
 
 interface KeyRow {
   id: number
@@ -28,8 +29,9 @@ export function createAccessKeysRepository (db: Db) {
   const insert = db.prepare<[number, string, string, Buffer, Buffer | null, string], void>(
     'INSERT INTO access_keys (account_id, name, public_key, private_key_hash, private_key_sealed, enabled, created_at) VALUES (?, ?, ?, ?, ?, 1, ?)')
   const byPublicKey = db.prepare<[string], KeyRow>(`SELECT ${COLUMNS} FROM access_keys WHERE public_key = ?`)
-  const credential = db.prepare<[string], { id: number, account_id: number, private_key_hash: Buffer, enabled: number }>(
-    'SELECT id, account_id, private_key_hash, enabled FROM access_keys WHERE public_key = ?')
+  const credential = db.prepare<[string], { id: number, account_id: number, private_key_hash: Buffer, enabled: number, account_disabled: number }>(
+    `SELECT k.id, k.account_id, k.private_key_hash, k.enabled, a.disabled_at IS NOT NULL AS account_disabled
+       FROM access_keys k JOIN accounts a ON a.id = k.account_id WHERE k.public_key = ?`)
   const byAccount = db.prepare<[number], KeyRow>(`SELECT ${COLUMNS} FROM access_keys WHERE account_id = ? ORDER BY created_at, id`)
   const rename = db.prepare<[string, number], void>('UPDATE access_keys SET name = ? WHERE id = ?')
   const replaceSecret = db.prepare<[string, Buffer, Buffer | null, number], void>(
@@ -45,7 +47,13 @@ export function createAccessKeysRepository (db: Db) {
 
   return {
     insert (accountId: number, name: string, publicKey: string, privateKeyHash: Buffer, privateKeySealed: Buffer | null = null): AccessKey {
-      insert.run(accountId, name, publicKey, privateKeyHash, privateKeySealed, new Date().toISOString())
+      try {
+        insert.run(accountId, name, publicKey, privateKeyHash, privateKeySealed, new Date().toISOString())
+      } catch (err) {
+        // An imported pair whose public key another process added meanwhile.
+        if ((err as { code?: string }).code === 'SQLITE_CONSTRAINT_UNIQUE') throw errors.conflict(`access key "${publicKey}" already exists`)
+        throw err
+      }
       return toKey(byPublicKey.get(publicKey)!)
     },
     findByPublicKey (publicKey: string): AccessKey | undefined {
@@ -54,7 +62,7 @@ export function createAccessKeysRepository (db: Db) {
     },
     credential (publicKey: string): KeyCredential | undefined {
       const r = credential.get(publicKey)
-      return r === undefined ? undefined : { id: r.id, accountId: r.account_id, privateKeyHash: r.private_key_hash, enabled: r.enabled === 1 }
+      return r === undefined ? undefined : { id: r.id, accountId: r.account_id, privateKeyHash: r.private_key_hash, enabled: r.enabled === 1, accountDisabled: r.account_disabled === 1 }
     },
     listByAccount (accountId: number): AccessKey[] {
       return byAccount.all(accountId).map(toKey)

@@ -23,32 +23,38 @@ export function createArchiveStore (root: string) {
 
   const finalPath = (sha256: string): string => path.join(root, sha256.slice(0, 2), `${sha256}.zip`)
 
+  /** Copies a stream (an upstream download) into a temp file while hashing it; a failed stream leaves nothing. */
+  async function stageStream (source: NodeJS.ReadableStream): Promise<StagedFile> {
+    const tempPath = path.join(tmpDir, `${process.pid}-${randomBytes(8).toString('hex')}.part`)
+    const sha1 = createHash('sha1')
+    const sha256 = createHash('sha256')
+    let size = 0
+    const hasher = new Transform({
+      transform (chunk: Buffer, _enc, cb) {
+        sha1.update(chunk)
+        sha256.update(chunk)
+        size += chunk.length
+        cb(null, chunk)
+      }
+    })
+    try {
+      await pipeline(source, hasher, createWriteStream(tempPath, { flags: 'wx' }))
+      const fh = await open(tempPath, 'r+')
+      try { await fh.sync() } finally { await fh.close() }
+    } catch (err) {
+      await unlink(tempPath).catch(() => {})
+      throw err
+    }
+    return { tempPath, sha1: sha1.digest('hex'), sha256: sha256.digest('hex'), size }
+  }
+
   return {
     finalPath,
     /** Copies a source file into a temp file while hashing it. */
     async stage (source: string): Promise<StagedFile> {
-      const tempPath = path.join(tmpDir, `${process.pid}-${randomBytes(8).toString('hex')}.part`)
-      const sha1 = createHash('sha1')
-      const sha256 = createHash('sha256')
-      let size = 0
-      const hasher = new Transform({
-        transform (chunk: Buffer, _enc, cb) {
-          sha1.update(chunk)
-          sha256.update(chunk)
-          size += chunk.length
-          cb(null, chunk)
-        }
-      })
-      try {
-        await pipeline(createReadStream(source), hasher, createWriteStream(tempPath, { flags: 'wx' }))
-        const fh = await open(tempPath, 'r+')
-        try { await fh.sync() } finally { await fh.close() }
-      } catch (err) {
-        await unlink(tempPath).catch(() => {})
-        throw err
-      }
-      return { tempPath, sha1: sha1.digest('hex'), sha256: sha256.digest('hex'), size }
+      return await stageStream(createReadStream(source))
     },
+    stageStream,
     /** Moves a staged file to its content address. Returns false when that content was already stored. */
     async commit (staged: StagedFile): Promise<boolean> {
       const target = finalPath(staged.sha256)

@@ -22,9 +22,12 @@ const ALL_PAGES = 0x7fffffff
  */
 export function createBackupQueries (db: Db) {
   const hasReleases = db.prepare('SELECT 1 FROM sqlite_master WHERE type = \'table\' AND name = \'releases\'').get() !== undefined
+  // Mirrored upstream archives (migrations/012) are referenced once downloaded, so a restore serves them without upstream.
+  const hasMirror = db.prepare('SELECT 1 FROM sqlite_master WHERE type = \'table\' AND name = \'mirrored_versions\'').get() !== undefined
+  const mirrored = hasMirror ? ' UNION SELECT sha256 FROM mirrored_versions WHERE sha256 IS NOT NULL' : ''
   const referenced = db.prepare(hasReleases
-    ? 'SELECT sha256 FROM versions UNION SELECT sha256 FROM releases ORDER BY 1'
-    : 'SELECT DISTINCT sha256 FROM versions ORDER BY 1').pluck()
+    ? `SELECT sha256 FROM versions UNION SELECT sha256 FROM releases${mirrored} ORDER BY 1`
+    : `SELECT DISTINCT sha256 FROM versions${mirrored} ORDER BY 1`).pluck()
   const counts = db.prepare('SELECT (SELECT count(*) FROM packages) AS packages, (SELECT count(*) FROM versions) AS versions')
   return {
     referencedArchives: (): string[] => referenced.all() as string[],

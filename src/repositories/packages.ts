@@ -1,8 +1,8 @@
 import type { Db } from '../db/database.js'
 import { errors } from '../errors.js'
-import type { Access, NewVersion, Package, SearchCandidate, VersionRecord } from '../domain/catalog.js'
+import type { Abandoned, Access, Entitlement, GrantRule, NewVersion, Package, SearchCandidate, Stability, VersionRecord } from '../domain/catalog.js'
 
-interface PackageRow { id: number, name: string, access: Access, metadata_updated_at: number }
+interface PackageRow { id: number, name: string, access: Access, metadata_updated_at: number, abandoned: string | null }
 interface VersionRow {
   id: number
   package_id: number
@@ -15,9 +15,13 @@ interface VersionRow {
   manifest: string
   released_at: string
   downloads: number
+  yanked_at: string | null
 }
+interface RuleColumns { version_constraint: string | null, updates_until: string | null, minimum_stability: Stability | null }
 
-const toPackage = (r: PackageRow): Package => ({ id: r.id, name: r.name, access: r.access, metadataUpdatedAt: r.metadata_updated_at })
+const toAbandoned = (stored: string | null): Abandoned => stored === null ? false : stored === '' ? true : stored
+const toPackage = (r: PackageRow): Package => ({ id: r.id, name: r.name, access: r.access, metadataUpdatedAt: r.metadata_updated_at, abandoned: toAbandoned(r.abandoned) })
+const toRule = (r: RuleColumns): GrantRule => ({ constraint: r.version_constraint, updatesUntil: r.updates_until, minimumStability: r.minimum_stability })
 const toVersion = (r: VersionRow): VersionRecord => ({
   id: r.id,
   packageId: r.package_id,
@@ -29,18 +33,46 @@ const toVersion = (r: VersionRow): VersionRecord => ({
   size: r.size,
   manifest: JSON.parse(r.manifest) as Record<string, unknown>,
   releasedAt: r.released_at,
-  downloads: r.downloads
+  downloads: r.downloads,
+  yankedAt: r.yanked_at
 })
+
+/** The vendor part of `p.name` (`acme` of `acme/widget`), what a `vendor/*` grant names. */
+const VENDOR_OF_P = 'substr(p.name, 1, instr(p.name, \'/\') - 1)'
 
 /**
  * The visibility rule, written once: a package is visible to an account (`@account`) when it
- * is public or the account holds a grant for it. Every query that lists, checks or searches
- * packages for an account filters with it, on `packages p`.
+ * is public or the account holds a grant for it or for its whole vendor (`vendor/*`). Every
+ * query that lists, checks or searches packages for an account filters with it, on
+ * `packages p`. Which versions a grant opens is `entitlement` below (an exact grant wins over
+ * a vendor grant; a public package ignores grants), applied by the catalog view.
  */
-const VISIBLE_TO_ACCOUNT = '(p.access = \'public\' OR EXISTS (SELECT 1 FROM grants g WHERE g.package_id = p.id AND g.account_id = @account))'
+const VISIBLE_TO_ACCOUNT = `(p.access = 'public'
+  OR EXISTS (SELECT 1 FROM grants g WHERE g.package_id = p.id AND g.account_id = @account)
+  OR EXISTS (SELECT 1 FROM vendor_grants vg WHERE vg.vendor = ${VENDOR_OF_P} AND vg.account_id = @account))`
 
-const PKG = 'id, name, access, metadata_updated_at'
-const VER = 'id, package_id, version, version_normalized, dist_file, shasum, sha256, size, manifest, released_at, downloads'
+interface EntitlementRow {
+  name: string
+  access: Access
+  exact: number
+  g_constraint: string | null
+  g_until: string | null
+  g_stability: Stability | null
+  v_constraint: string | null
+  v_until: string | null
+  v_stability: Stability | null
+}
+
+/** The precedence of the visibility rule: public ignores grants, then the exact grant, then the vendor's. */
+function entitlement (r: EntitlementRow): Entitlement {
+  if (r.access === 'public') return { via: 'public' }
+  if (r.exact === 1) return { via: 'package', rule: toRule({ version_constraint: r.g_constraint, updates_until: r.g_until, minimum_stability: r.g_stability }) }
+  return { via: 'vendor', rule: toRule({ version_constraint: r.v_constraint, updates_until: r.v_until, minimum_stability: r.v_stability }) }
+}
+
+const PKG = 'id, name, access, metadata_updated_at, abandoned'
+const VER = 'id, package_id, version, version_normalized, dist_file, shasum, sha256, size, manifest, released_at, downloads, yanked_at'
+const RULE = 'version_constraint, updates_until, minimum_stability'
 
 /**
  * Packages, their versions and the grants that open restricted packages to accounts.
@@ -64,13 +96,40 @@ export function createPackagesRepository (db: Db) {
      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`)
   const countDownload = db.prepare<[number, string], void>(
     'UPDATE versions SET downloads = downloads + 1 WHERE package_id = ? AND version_normalized = ?')
+  const countAccountDownload = db.prepare<[number, number], void>(
+    'INSERT INTO account_downloads (account_id, version_id, count) VALUES (?, ?, 1) ON CONFLICT DO UPDATE SET count = count + 1')
   const visibleToAccount = db.prepare<[{ account: number }], { name: string }>(
     `SELECT p.name FROM packages p WHERE ${VISIBLE_TO_ACCOUNT} ORDER BY p.name`)
   const visibleById = db.prepare<[{ account: number, package: number }], { n: number }>(
     `SELECT count(*) AS n FROM packages p WHERE p.id = @package AND ${VISIBLE_TO_ACCOUNT}`)
+  const entitlements = db.prepare<[{ account: number }], EntitlementRow>(
+    `SELECT p.name, p.access, g.account_id IS NOT NULL AS exact,
+            g.version_constraint AS g_constraint, g.updates_until AS g_until, g.minimum_stability AS g_stability,
+            vg.version_constraint AS v_constraint, vg.updates_until AS v_until, vg.minimum_stability AS v_stability
+     FROM packages p
+     LEFT JOIN grants g ON g.package_id = p.id AND g.account_id = @account
+     LEFT JOIN vendor_grants vg ON vg.vendor = ${VENDOR_OF_P} AND vg.account_id = @account
+     WHERE ${VISIBLE_TO_ACCOUNT} ORDER BY p.name`)
   const catalogRevision = db.prepare<[], { revision: number }>('SELECT revision FROM catalog_revision WHERE id = 1')
-  const insertGrant = db.prepare<[number, number, string], void>(
-    'INSERT OR IGNORE INTO grants (account_id, package_id, created_at) VALUES (?, ?, ?)')
+  // A second grant of the same package replaces its rule (create or replace).
+  const insertGrant = db.prepare<[number, number, string, string | null, string | null, string | null], void>(
+    `INSERT INTO grants (account_id, package_id, created_at, ${RULE}) VALUES (?, ?, ?, ?, ?, ?)
+     ON CONFLICT (account_id, package_id) DO UPDATE SET version_constraint = excluded.version_constraint,
+       updates_until = excluded.updates_until, minimum_stability = excluded.minimum_stability`)
+  const insertVendorGrant = db.prepare<[number, string, string, string | null, string | null, string | null], void>(
+    `INSERT INTO vendor_grants (account_id, vendor, created_at, ${RULE}) VALUES (?, ?, ?, ?, ?, ?)
+     ON CONFLICT (account_id, vendor) DO UPDATE SET version_constraint = excluded.version_constraint,
+       updates_until = excluded.updates_until, minimum_stability = excluded.minimum_stability`)
+  const deleteVendorGrant = db.prepare<[number, string], void>('DELETE FROM vendor_grants WHERE account_id = ? AND vendor = ?')
+  const grantsOf = db.prepare<[number], RuleColumns & { name: string, created_at: string }>(
+    `SELECT p.name, g.created_at, g.version_constraint, g.updates_until, g.minimum_stability
+     FROM grants g JOIN packages p ON p.id = g.package_id WHERE g.account_id = ? ORDER BY p.name`)
+  const vendorGrantsOf = db.prepare<[number], RuleColumns & { vendor: string, created_at: string }>(
+    `SELECT vendor, created_at, ${RULE} FROM vendor_grants WHERE account_id = ? ORDER BY vendor`)
+  const packagesOfVendor = db.prepare<[string], PackageRow>(`SELECT ${PKG} FROM packages p WHERE ${VENDOR_OF_P} = ?`)
+  const touchMetadata = db.prepare<[number, number], void>('UPDATE packages SET metadata_updated_at = ? WHERE id = ?')
+  const setYanked = db.prepare<[string | null, number], void>('UPDATE versions SET yanked_at = ? WHERE id = ?')
+  const setAbandoned = db.prepare<[string | null, number], void>('UPDATE packages SET abandoned = ? WHERE id = ?')
   const deleteGrant = db.prepare<[number, number], void>('DELETE FROM grants WHERE account_id = ? AND package_id = ?')
   // Every version's description and type: which version is the newest is Composer's version
   // order, which SQL does not know, so the service picks it. The query keeps only packages
@@ -131,6 +190,10 @@ export function createPackagesRepository (db: Db) {
     countDownload (packageId: number, versionNormalized: string): void {
       countDownload.run(packageId, versionNormalized)
     },
+    /** One more install of the version by the account (account_downloads, migrations/008). */
+    countAccountDownload (accountId: number, versionId: number): void {
+      countAccountDownload.run(accountId, versionId)
+    },
     visibleNames (accountId: number): string[] {
       return visibleToAccount.all({ account: accountId }).map((r) => r.name)
     },
@@ -141,8 +204,37 @@ export function createPackagesRepository (db: Db) {
     isVisible (pkg: Package, accountId: number): boolean {
       return visibleById.get({ account: accountId, package: pkg.id })!.n > 0
     },
-    grant (accountId: number, packageId: number): void {
-      insertGrant.run(accountId, packageId, new Date().toISOString())
+    /** Every package this account may see and how (public, exact grant or vendor grant, with its rule). */
+    entitlements (accountId: number): Array<{ name: string, entitlement: Entitlement }> {
+      return entitlements.all({ account: accountId }).map((r) => ({ name: r.name, entitlement: entitlement(r) }))
+    },
+    grant (accountId: number, packageId: number, rule: GrantRule): void {
+      insertGrant.run(accountId, packageId, new Date().toISOString(), rule.constraint, rule.updatesUntil, rule.minimumStability)
+    },
+    grantVendor (accountId: number, vendor: string, rule: GrantRule): void {
+      insertVendorGrant.run(accountId, vendor, new Date().toISOString(), rule.constraint, rule.updatesUntil, rule.minimumStability)
+    },
+    revokeVendor (accountId: number, vendor: string): void {
+      deleteVendorGrant.run(accountId, vendor)
+    },
+    grantsOf (accountId: number): Array<{ name: string, rule: GrantRule, createdAt: string }> {
+      return grantsOf.all(accountId).map((r) => ({ name: r.name, rule: toRule(r), createdAt: r.created_at }))
+    },
+    vendorGrantsOf (accountId: number): Array<{ vendor: string, rule: GrantRule, createdAt: string }> {
+      return vendorGrantsOf.all(accountId).map((r) => ({ vendor: r.vendor, rule: toRule(r), createdAt: r.created_at }))
+    },
+    packagesOfVendor (vendor: string): Package[] {
+      return packagesOfVendor.all(vendor).map(toPackage)
+    },
+    touchMetadata (id: number, updatedAt: number): void {
+      touchMetadata.run(updatedAt, id)
+    },
+    setYanked (versionId: number, yankedAt: string | null): void {
+      setYanked.run(yankedAt, versionId)
+    },
+    /** false: maintained; true: abandoned; a name: abandoned for that replacement. */
+    setAbandoned (packageId: number, abandoned: Abandoned): void {
+      setAbandoned.run(abandoned === false ? null : abandoned === true ? '' : abandoned, packageId)
     },
     revoke (accountId: number, packageId: number): void {
       deleteGrant.run(accountId, packageId)

@@ -4,7 +4,7 @@ import type { Config } from '../config.js'
 import { errors } from '../errors.js'
 import type { AccessKey, Account } from '../domain/accounts.js'
 import type { AccessKeyService } from '../services/access-keys.js'
-import type { AccountService } from '../services/accounts.js'
+import { ACCOUNT_SUSPENDED, type AccountService } from '../services/accounts.js'
 import type { DownloadsService } from '../services/downloads.js'
 import { checkPasswordThrottled, type LoginThrottle } from '../services/login-throttle.js'
 
@@ -18,7 +18,7 @@ export interface AccountApiOptions {
 }
 
 /** The reasons a sign-in to the API fails, as counted by the auth-failure metric. */
-export const API_AUTH_FAILURES = ['missing', 'wrong_password', 'throttled'] as const
+export const API_AUTH_FAILURES = ['missing', 'wrong_password', 'throttled', 'suspended'] as const
 
 const REALM = 'Packyard account API'
 const AUTH_HELP = 'Authentication required: use HTTP Basic with your account username and password, e.g. curl -u alice:PASSWORD …'
@@ -58,6 +58,10 @@ export default async function accountApi (app: FastifyInstance, opts: AccountApi
         if (check.reason !== 'throttled') throw errors.unauthorized('Wrong username or password.')
         reply.header('retry-after', String(check.retryAfterSeconds))
         throw errors.tooManyRequests(check.message)
+      }
+      if (check.account.disabledAt !== null) {
+        opts.onAuthFailure?.('suspended')
+        throw errors.unauthorized(ACCOUNT_SUSPENDED)
       }
       request.principal = { accountId: check.account.id, via: 'password' }
     }

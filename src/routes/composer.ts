@@ -3,7 +3,11 @@ import fastifyBasicAuth from '@fastify/basic-auth'
 import negotiate from '@fastify/accept-negotiator'
 import type { Config } from '../config.js'
 import type { AccessKeyService, AuthResult } from '../services/access-keys.js'
+import { ACCOUNT_SUSPENDED } from '../services/accounts.js'
 import type { CatalogService } from '../services/catalog.js'
+import type { AdvisoryService } from '../services/advisories.js'
+import type { MirrorService } from '../services/mirror.js'
+import mirrorArchiveRoutes from './mirror-archives.js'
 import { createCodingChooser, type ContentCoding, type EncodedBody } from '../services/encoded-body.js'
 import type { KeyThrottle } from '../services/key-throttle.js'
 import { errors } from '../errors.js'
@@ -14,6 +18,8 @@ export interface ComposerRoutesOptions {
   config: Config
   keys: AccessKeyService
   catalog: CatalogService
+  /** Security advisories for `composer audit`. */
+  advisories: AdvisoryService
   throttle: KeyThrottle
   /** Called with the reason of every failed authentication (metrics). */
   onAuthFailure?: (reason: string) => void
@@ -21,6 +27,8 @@ export interface ComposerRoutesOptions {
   onThrottled?: () => void
   /** Called for every archive served (metrics). */
   onArchiveDownload?: (name: string) => void
+  /** Mirrored upstreams: lazy p2 fetches and the /mirror/… archives (services/mirror.ts). */
+  mirror?: MirrorService
 }
 
 export const AUTH_MESSAGES: Record<Exclude<AuthResult, { ok: true }>['reason'] | 'missing', string> = {
@@ -28,7 +36,8 @@ export const AUTH_MESSAGES: Record<Exclude<AuthResult, { ok: true }>['reason'] |
   malformed: 'Your access keys are invalid: the public and private key are each 32 characters. Check auth.json against your account\'s Access Keys page.',
   unknown: 'Your access keys are invalid. Check the public and private key in auth.json against your account\'s Access Keys page.',
   wrong_secret: 'Your access keys are invalid. Check the public and private key in auth.json against your account\'s Access Keys page.',
-  disabled: 'This access key is disabled. Enable it on your account\'s Access Keys page, or use another key.'
+  disabled: 'This access key is disabled. Enable it on your account\'s Access Keys page, or use another key.',
+  suspended: `${ACCOUNT_SUSPENDED} Its access keys work again as soon as it is restored; auth.json needs no change.`
 }
 
 const THROTTLED_MESSAGE = 'Too many failed attempts with these access keys from your address. Wait and check the public and private key in auth.json against your account\'s Access Keys page.'
@@ -98,7 +107,8 @@ export default async function composerRoutes (app: FastifyInstance, opts: Compos
       if (gate.blocked === 'key') return refuseThrottled(request, reply, gate.retryAfterSeconds, done)
       const result = keys.authenticate(username, password)
       if (!result.ok) {
-        throttle.failed(username, request.ip)
+        // A suspended account's right pair is no guess: it must not block the key after it is restored.
+        if (result.reason !== 'suspended') throttle.failed(username, request.ip)
         // From an address that failed too often, a wrong pair is throttled, whatever was wrong with it.
         if (gate.blocked === 'address') return refuseThrottled(request, reply, gate.retryAfterSeconds, done)
         opts.onAuthFailure?.(result.reason)
@@ -124,7 +134,12 @@ export default async function composerRoutes (app: FastifyInstance, opts: Compos
   app.get<{ Params: { vendor: string, file: string } }>('/p2/:vendor/:file', async (request, reply) => {
     const target = p2Target(request.params.vendor, request.params.file)
     if (target === undefined) throw errors.notFound(`package metadata ${request.params.vendor}/${request.params.file}`)
-    const doc = catalog.metadata(accountOf(request), target.name, target.dev, baseUrlOf(config, request))
+    let doc = catalog.metadata(accountOf(request), target.name, target.dev, baseUrlOf(config, request))
+    // A name a lazy upstream may have, not fetched yet: fetch it once, then answer from the store.
+    if (doc === undefined && opts.mirror?.mayFetch(accountOf(request), target.name) === true && !catalog.exists(target.name)) {
+      await opts.mirror.fetchLazy(accountOf(request), target.name)
+      doc = catalog.metadata(accountOf(request), target.name, target.dev, baseUrlOf(config, request))
+    }
     // 404, never 401/403: Composer treats 404 as "not in this repository" and carries on.
     if (doc === undefined) throw errors.notFound(`package ${target.name}`)
     reply.header('last-modified', doc.lastModified)
@@ -186,13 +201,31 @@ export default async function composerRoutes (app: FastifyInstance, opts: Compos
     return sendJson(reply, '{"status":"success"}')
   })
 
+  // Composer's audit sends PHP's http_build_query of the names: packages[0]=a%2Fb&packages[1]=…
+  app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (_request, body, done) => {
+    done(null, new URLSearchParams(body as string))
+  })
+
+  // The `security-advisories` api-url of packages.json (docs/composer-protocol.md §6.5).
+  app.post('/api/security-advisories/', async (request, reply) => {
+    const names: string[] = []
+    if (request.body instanceof URLSearchParams) {
+      for (const [key, value] of request.body) if (/^packages(\[\d*\])?$/.test(key)) names.push(value)
+    }
+    const advisories = opts.advisories.forAccount(accountOf(request), names.slice(0, 5000))
+    return sendJson(reply, JSON.stringify({ advisories }))
+  })
+
   app.get<{ Querystring: { q?: string, type?: string } }>('/search.json', async (request, reply) => {
     const q = typeof request.query.q === 'string' ? request.query.q : ''
     const type = typeof request.query.type === 'string' ? request.query.type : ''
     const base = baseUrlOf(config, request)
     const results = catalog.search(accountOf(request), q)
       .filter((r) => type === '' || r.type === type)
-      .map((r) => ({ name: r.name, description: r.description ?? '', url: `${base}/p2/${r.name}.json`, downloads: r.downloads, favers: 0, abandoned: false }))
+      .map((r) => ({ name: r.name, description: r.description ?? '', url: `${base}/p2/${r.name}.json`, downloads: r.downloads, favers: 0, abandoned: r.abandoned }))
     return sendJson(reply, JSON.stringify({ results, total: results.length }))
   })
+
+  // In this context, so the access-key check above applies to mirrored archives too.
+  if (opts.mirror !== undefined) await app.register(mirrorArchiveRoutes, { catalog, mirror: opts.mirror, onArchiveDownload: opts.onArchiveDownload })
 }

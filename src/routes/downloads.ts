@@ -5,7 +5,9 @@ import { errors } from '../errors.js'
 import { classifyError, sendTextError } from '../http/errors.js'
 import type { Release } from '../domain/releases.js'
 import type { DownloadsService } from '../services/downloads.js'
+import { ACCOUNT_SUSPENDED } from '../services/accounts.js'
 import { baseUrlOf } from './composer.js'
+import { byteRange } from '../http/byte-range.js'
 
 export interface DownloadsRoutesOptions {
   config: Config
@@ -14,33 +16,10 @@ export interface DownloadsRoutesOptions {
 }
 
 /** The reasons a sign-in to the downloads API fails, as counted by the auth-failure metric. */
-export const DOWNLOADS_AUTH_FAILURES = ['missing', 'wrong_token'] as const
+export const DOWNLOADS_AUTH_FAILURES = ['missing', 'wrong_token', 'suspended'] as const
 
 const REALM = 'Packyard downloads'
 const AUTH_HELP = 'use your MAGEID as the username and your Downloads Access Token as the password, e.g. curl -u MAG000000000:TOKEN …'
-
-type ByteRange = { start: number, end: number }
-
-/**
- * A single `Range: bytes=…` against a file of `size` bytes: the range, 'unsatisfiable'
- * (416), or undefined to send the whole file (no header, several ranges, or syntax this
- * server does not serve partially, all of which RFC 9110 lets a server ignore).
- */
-export function parseRange (header: string | undefined, size: number): ByteRange | 'unsatisfiable' | undefined {
-  if (header === undefined) return undefined
-  const m = /^\s*bytes\s*=\s*(\d*)\s*-\s*(\d*)\s*$/i.exec(header)
-  if (m === null || (m[1] === '' && m[2] === '')) return undefined
-  if (m[1] === '') {
-    const suffix = Number(m[2])
-    if (suffix === 0 || size === 0) return 'unsatisfiable'
-    return { start: Math.max(0, size - suffix), end: size - 1 }
-  }
-  const start = Number(m[1])
-  if (m[2] !== '' && Number(m[2]) < start) return undefined
-  if (start >= size) return 'unsatisfiable'
-  const end = m[2] === '' ? size - 1 : Number(m[2])
-  return { start, end: Math.min(end, size - 1) }
-}
 
 function listing (files: Release[]): string {
   if (files.length === 0) return 'No results found.\n'
@@ -97,13 +76,14 @@ export default async function downloadsRoutes (app: FastifyInstance, opts: Downl
   await app.register(fastifyBasicAuth, {
     authenticate: { realm: REALM },
     async validate (mageId: string, token: string, request: FastifyRequest) {
-      const accountId = downloads.authenticate(mageId, token)
-      if (accountId === undefined) {
-        opts.onAuthFailure?.('wrong_token')
-        request.log.info({ mageId }, 'downloads token rejected')
+      const auth = downloads.authenticate(mageId, token)
+      if (!auth.ok) {
+        opts.onAuthFailure?.(auth.reason)
+        request.log.info({ mageId, reason: auth.reason }, 'downloads token rejected')
+        if (auth.reason === 'suspended') throw errors.unauthorized(ACCOUNT_SUSPENDED)
         throw errors.unauthorized(`Wrong MAGEID or Downloads Access Token (a replaced token stops working at once): ${AUTH_HELP}`)
       }
-      request.principal = { accountId, via: 'token' }
+      request.principal = { accountId: auth.accountId, via: 'token' }
     }
   })
   app.addHook('onRequest', app.basicAuth)
@@ -157,7 +137,7 @@ export default async function downloadsRoutes (app: FastifyInstance, opts: Downl
     reply.header('x-checksum-sha1', file.sha1)
     reply.header('x-checksum-md5', file.md5)
     const ifRange = request.headers['if-range']
-    const range = ifRange === undefined || ifRange === etag ? parseRange(request.headers.range, file.size) : undefined
+    const range = ifRange === undefined || ifRange === etag ? byteRange(request.headers.range, file.size) : undefined
     if (range === 'unsatisfiable') {
       reply.header('content-range', `bytes */${file.size}`)
       return reply.code(416).type('text/plain; charset=utf-8').send(`Error: range not satisfiable (the file has ${file.size} bytes)\n`)

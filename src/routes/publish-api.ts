@@ -117,8 +117,8 @@ export default async function publishApi (app: FastifyInstance, opts: PublishApi
   mkdirSync(uploadRoot, { recursive: true })
   const auth = createApiAuth({ tokens: apiTokens, realm: config.realm })
 
-  // In this context only: every body except multipart reaches the handler as the raw stream
-  // (composer-push sends the zip with no Content-Type at all).
+  // In this context only: every body except multipart reaches the handler as the raw stream,
+  // whatever its Content-Type (composer-push sends application/zip, other clients none or another).
   app.removeAllContentTypeParsers()
   app.addContentTypeParser('*', (_request, payload, done) => { done(null, payload) })
   await app.register(fastifyMultipart, {

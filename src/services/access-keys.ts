@@ -16,7 +16,7 @@ export interface IssuedKey {
 
 export type AuthResult =
   | { ok: true, accountId: number, keyId: number }
-  | { ok: false, reason: 'malformed' | 'unknown' | 'wrong_secret' | 'disabled' }
+  | { ok: false, reason: 'malformed' | 'unknown' | 'wrong_secret' | 'disabled' | 'suspended' }
 
 const NAME_MAX = 100
 // A stable dummy hash so an unknown public key costs the same as a wrong private key.
@@ -103,6 +103,20 @@ export function createAccessKeyService (deps: { keys: AccessKeysRepository, usag
       keyEvent('key.created', key)
       return { key, privateKey }
     }),
+    /**
+     * Adds an existing pair (e.g. a customer's Magento Marketplace keys) to the account: stored
+     * like a generated one, as the SHA-256 of the private key. 409 when the public key exists.
+     */
+    import: transaction((accountId: number, name: string, publicKey: string, privateKey: string): AccessKey => {
+      if (!KEY_PATTERN.test(publicKey) || !KEY_PATTERN.test(privateKey)) {
+        throw errors.badRequest('invalid key pair: the public and the private key are each 32 lowercase hexadecimal characters (0-9, a-f)')
+      }
+      if (keys.findByPublicKey(publicKey) !== undefined) throw errors.conflict(`access key "${publicKey}" already exists`)
+      const key = keys.insert(accountId, cleanName(name), publicKey, hashSecret(privateKey), seal(publicKey, privateKey))
+      changes.invalidate()
+      keyEvent('key.created', key, { imported: true })
+      return key
+    }),
     list (accountId: number): AccessKey[] {
       return keys.listByAccount(accountId).map((k) => ({ ...k, lastUsedAt: usage.lastUsed(k.id, k.publicKey, k.lastUsedAt) }))
     },
@@ -161,6 +175,8 @@ export function createAccessKeyService (deps: { keys: AccessKeysRepository, usag
       const matches = secretMatches(privateKey, cred?.privateKeyHash ?? DUMMY_HASH)
       if (cred === undefined) return { ok: false, reason: 'unknown' }
       if (!matches) return { ok: false, reason: 'wrong_secret' }
+      // Before the key's own state: every key of a suspended account says why it is refused.
+      if (cred.accountDisabled) return { ok: false, reason: 'suspended' }
       if (!cred.enabled) return { ok: false, reason: 'disabled' }
       usage.record(cred.id, publicKey)
       return { ok: true, accountId: cred.accountId, keyId: cred.id }

@@ -1,8 +1,9 @@
-import type { Package, VersionRecord } from '../domain/catalog.js'
+import type { Entitlement, GrantRule, Package, VersionRecord } from '../domain/catalog.js'
 import type { ChangeCountersRepository } from '../repositories/changes.js'
 import type { PackagesRepository } from '../repositories/packages.js'
-import { rootDocument, withBaseUrl } from '../composer/metadata.js'
+import { buildPackageMetadata, rootDocument, withBaseUrl } from '../composer/metadata.js'
 import { encodedBody, type EncodedBody } from './encoded-body.js'
+import { compileRule, limitingRuleOf, ruleKey, type RuledVersion } from './grant-rules.js'
 
 /** A prebuilt p2 document (stable or ~dev) of one package, as bytes per base URL. */
 interface DocEntry {
@@ -16,7 +17,8 @@ interface DocEntry {
 
 interface AccountView {
   names: string[]
-  visible: Set<string>
+  /** The listed packages and how this account sees each. */
+  visible: Map<string, Entitlement>
   roots: Map<string, EncodedBody>
 }
 
@@ -45,6 +47,11 @@ const BASES_PER_DOCUMENT = 4
  * publish, access change, grant and revoke, in any process). When it moves, the package map
  * is reloaded (one query) and the per-account lists are dropped; a document is rebuilt only
  * if its package's metadata timestamp moved (every metadata rebuild moves it).
+ *
+ * Licence-shaped grants: an account whose grant limits the versions (a constraint, updates
+ * until, a minimum stability) gets a document built over the allowed versions only, cached
+ * by (package, metadata timestamp, rule key): every account with the same rule for a package
+ * shares it. A grant without limits, and a public package, use the stored document.
  */
 export function createCatalogView (opts: CatalogViewOptions) {
   const { packages, changes } = opts
@@ -54,8 +61,11 @@ export function createCatalogView (opts: CatalogViewOptions) {
   let byName = new Map<string, Package>()
   const accounts = new Map<number, AccountView>()
   const docs = new Map<string, DocEntry>()
-  const files = new Map<number, { updatedAt: number, byFile: Map<string, VersionRecord> }>()
+  const files = new Map<number, { updatedAt: number, byFile: Map<string, VersionRecord>, all: VersionRecord[] }>()
+  const rules = new Map<string, (v: RuledVersion) => boolean>()
+  const allowed = new Map<string, { updatedAt: number, versions: VersionRecord[] }>()
   let docBytes = 0
+  let filteredBuilds = 0
 
   function sync (): void {
     const counter = changes.current().catalog
@@ -65,12 +75,54 @@ export function createCatalogView (opts: CatalogViewOptions) {
     accounts.clear()
   }
 
+  /** The package's version rows, read once per metadata change. */
+  function versionsOf (pkg: Package): { byFile: Map<string, VersionRecord>, all: VersionRecord[] } {
+    let entry = files.get(pkg.id)
+    if (entry === undefined || entry.updatedAt !== pkg.metadataUpdatedAt) {
+      const all = packages.versions(pkg.id)
+      entry = { updatedAt: pkg.metadataUpdatedAt, byFile: new Map(all.map((v) => [v.distFile, v])), all }
+      if (files.size >= 10_000) files.delete(files.keys().next().value!)
+      files.set(pkg.id, entry)
+    }
+    return entry
+  }
+
+  function ruleTest (rule: GrantRule): (v: RuledVersion) => boolean {
+    const key = ruleKey(rule)
+    let test = rules.get(key)
+    if (test === undefined) {
+      test = compileRule(rule)
+      if (rules.size >= 10_000) rules.delete(rules.keys().next().value!)
+      rules.set(key, test)
+    }
+    return test
+  }
+
+  /** The versions a rule lists in the metadata: not yanked, and inside the rule; shared by every account with that rule. */
+  function allowedVersions (pkg: Package, rule: GrantRule): VersionRecord[] {
+    const key = `${pkg.id}|${ruleKey(rule)}`
+    const entry = allowed.get(key)
+    if (entry !== undefined && entry.updatedAt === pkg.metadataUpdatedAt) return entry.versions
+    const test = ruleTest(rule)
+    const versions = versionsOf(pkg).all.filter((v) => v.yankedAt === null && test(v))
+    if (allowed.size >= 50_000) allowed.delete(allowed.keys().next().value!)
+    allowed.set(key, { updatedAt: pkg.metadataUpdatedAt, versions })
+    return versions
+  }
+
   function accountView (accountId: number): AccountView {
     sync()
     let view = accounts.get(accountId)
     if (view === undefined) {
-      const names = packages.visibleNames(accountId)
-      view = { names, visible: new Set(names), roots: new Map() }
+      const visible = new Map<string, Entitlement>()
+      for (const { name, entitlement } of packages.entitlements(accountId)) {
+        const pkg = byName.get(name)
+        const rule = limitingRuleOf(entitlement)
+        // A package the grant opens no version of is not listed (nor served).
+        if (pkg !== undefined && rule !== null && allowedVersions(pkg, rule).length === 0) continue
+        visible.set(name, entitlement)
+      }
+      view = { names: [...visible.keys()], visible, roots: new Map() }
       if (accounts.size >= maxAccounts) accounts.delete(accounts.keys().next().value!)
       accounts.set(accountId, view)
     }
@@ -90,6 +142,31 @@ export function createCatalogView (opts: CatalogViewOptions) {
   function grow (bytes: number): void {
     docBytes += bytes
     if (docBytes > maxDocumentBytes) evict()
+  }
+
+  function dropDoc (key: string): void {
+    const entry = docs.get(key)
+    if (entry === undefined) return
+    for (const body of entry.byBase.values()) docBytes -= body.size()
+    docs.delete(key)
+  }
+
+  /** The document of the versions a rule allows, built once per (package, timestamp, rule). */
+  function filteredEntry (pkg: Package, rule: GrantRule, dev: boolean): DocEntry {
+    const key = `${pkg.id}|${ruleKey(rule)}`
+    const wanted = `${key}${dev ? '~dev' : ''}`
+    const entry = docs.get(wanted)
+    if (entry !== undefined && entry.updatedAt === pkg.metadataUpdatedAt) return entry
+    dropDoc(`${key}~dev`)
+    dropDoc(key)
+    filteredBuilds++
+    const built = buildPackageMetadata(pkg.name, allowedVersions(pkg, rule).map((v) => ({ ...v, name: pkg.name })), { abandoned: pkg.abandoned })
+    const lastModified = new Date(pkg.metadataUpdatedAt * 1000).toUTCString()
+    const stable: DocEntry = { updatedAt: pkg.metadataUpdatedAt, lastModified, doc: built.stable, byBase: new Map() }
+    const devEntry: DocEntry = { updatedAt: pkg.metadataUpdatedAt, lastModified, doc: built.dev, byBase: new Map() }
+    docs.set(key, stable)
+    docs.set(`${key}~dev`, devEntry)
+    return dev ? devEntry : stable
   }
 
   function docEntry (pkg: Package, dev: boolean): DocEntry | undefined {
@@ -113,6 +190,24 @@ export function createCatalogView (opts: CatalogViewOptions) {
       const view = accountView(accountId)
       return view.visible.has(name) ? byName.get(name) : undefined
     },
+    /** How this account sees a listed package (public, granted, with which rule), or undefined. */
+    entitlement (accountId: number, name: string): Entitlement | undefined {
+      return accountView(accountId).visible.get(name)
+    },
+    /** Every listed package of this account with how it sees it. */
+    entitlements (accountId: number): ReadonlyMap<string, Entitlement> {
+      return accountView(accountId).visible
+    },
+    /** The versions an entitlement lists in the metadata (never yanked ones). */
+    listedVersions (pkg: Package, e: Entitlement): VersionRecord[] {
+      const rule = limitingRuleOf(e)
+      return rule === null ? versionsOf(pkg).all.filter((v) => v.yankedAt === null) : allowedVersions(pkg, rule)
+    },
+    /** Whether an entitlement opens this version's archive (yanked or not: lock files keep working). */
+    opens (e: Entitlement, version: VersionRecord): boolean {
+      const rule = limitingRuleOf(e)
+      return rule === null || ruleTest(rule)(version)
+    },
     /** The package, whoever may see it (403 versus 404 for archives). */
     package (name: string): Package | undefined {
       sync()
@@ -131,9 +226,12 @@ export function createCatalogView (opts: CatalogViewOptions) {
       }
       return body
     },
-    /** A p2 document as bytes, or undefined when the package has no versions of that kind. */
-    document (pkg: Package, dev: boolean, baseUrl: string): { body: EncodedBody, updatedAt: number, lastModified: string } | undefined {
-      const entry = docEntry(pkg, dev)
+    /**
+     * A p2 document as bytes, or undefined when the package has no versions of that kind.
+     * With a limiting rule, the shared document of the versions it allows.
+     */
+    document (pkg: Package, dev: boolean, baseUrl: string, rule?: GrantRule): { body: EncodedBody, updatedAt: number, lastModified: string } | undefined {
+      const entry = rule === undefined ? docEntry(pkg, dev) : filteredEntry(pkg, rule, dev)
       if (entry === undefined || entry.doc === null) return undefined
       let body = entry.byBase.get(baseUrl)
       if (body === undefined) {
@@ -149,15 +247,10 @@ export function createCatalogView (opts: CatalogViewOptions) {
     },
     /** The version row an archive file name belongs to. */
     versionByFile (pkg: Package, distFile: string): VersionRecord | undefined {
-      let entry = files.get(pkg.id)
-      if (entry === undefined || entry.updatedAt !== pkg.metadataUpdatedAt) {
-        entry = { updatedAt: pkg.metadataUpdatedAt, byFile: new Map(packages.versions(pkg.id).map((v) => [v.distFile, v])) }
-        if (files.size >= 10_000) files.delete(files.keys().next().value!)
-        files.set(pkg.id, entry)
-      }
-      return entry.byFile.get(distFile)
+      return versionsOf(pkg).byFile.get(distFile)
     },
-    stats: () => ({ documents: docs.size, documentBytes: docBytes, accounts: accounts.size, packages: byName.size })
+    /** `filteredBuilds`: documents built for limiting rules (one per package, timestamp and rule, however many accounts share it). */
+    stats: () => ({ documents: docs.size, documentBytes: docBytes, accounts: accounts.size, packages: byName.size, filteredBuilds })
   }
 }
 

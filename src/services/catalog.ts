@@ -6,14 +6,16 @@ import type { ChangeCountersRepository } from '../repositories/changes.js'
 import { createCatalogView } from './catalog-view.js'
 import type { EncodedBody } from './encoded-body.js'
 import type { PackagesRepository } from '../repositories/packages.js'
-import type { Access, Package, VersionRecord } from '../domain/catalog.js'
+import type { Abandoned, Access, Entitlement, GrantRule, Package, VersionRecord } from '../domain/catalog.js'
 import { stageOrExplain, type ArchiveStore } from '../repositories/archive-store.js'
 import { errors } from '../errors.js'
 import { buildPackageMetadata, distFileName } from '../composer/metadata.js'
-import { sortVersionsDescending } from '../composer/version.js'
-import { parseComposerJson } from '../composer/composer-json.js'
+import { normalizeVersion, sortVersionsDescending } from '../composer/version.js'
+import { isValidPackageName, parseComposerJson } from '../composer/composer-json.js'
+import { describeRule, describeUntil, limitingRuleOf, parseGrantRule, type GrantRuleInput } from './grant-rules.js'
 import { readComposerJson, ZipManifestError } from './zip-manifest.js'
 import type { Emit } from './webhooks.js'
+import type { MirrorService } from './mirror.js'
 
 export interface PublishResult {
   name: string
@@ -31,7 +33,7 @@ const SEARCH_LIMIT = 100
  * Packages, versions, access and grants: publishing, and the Composer metadata built
  * from them. Metadata is rebuilt in the same transaction as the change that affects it.
  */
-export function createCatalogService (deps: { transaction: Transactional, packages: PackagesRepository, store: ArchiveStore, changes: ChangeCountersRepository, emit: Emit, maxDocumentBytes?: number }) {
+export function createCatalogService (deps: { transaction: Transactional, packages: PackagesRepository, store: ArchiveStore, changes: ChangeCountersRepository, emit: Emit, maxDocumentBytes?: number, mirror?: MirrorService }) {
   const { packages, store, changes, emit } = deps
   const view = createCatalogView({ packages, changes, maxDocumentBytes: deps.maxDocumentBytes })
   // A write by this process is seen by the next read at once, even within the same event-loop
@@ -51,10 +53,46 @@ export function createCatalogService (deps: { transaction: Transactional, packag
     return Math.max(Math.floor(Date.now() / 1000), previous + 1)
   }
 
+  /** Yanked versions are left out: no new resolve picks them, while their archives stay. */
   function rebuildMetadata (pkg: Package): void {
-    const docs = buildPackageMetadata(pkg.name, packages.versions(pkg.id).map((v) => ({ ...v, name: pkg.name })))
+    const listed = packages.versions(pkg.id).filter((v) => v.yankedAt === null).map((v) => ({ ...v, name: pkg.name }))
+    const docs = buildPackageMetadata(pkg.name, listed, { abandoned: pkg.abandoned })
     packages.saveMetadata(pkg.id, docs.stable, docs.dev, nextUpdatedAt(pkg.metadataUpdatedAt))
   }
+
+  /**
+   * Moves Last-Modified without changing the stored documents: after a grant's rule changes,
+   * an account's filtered document differs, and a client holding the old one must not get a 304.
+   */
+  function touchMetadata (pkg: Package): void {
+    packages.touchMetadata(pkg.id, nextUpdatedAt(pkg.metadataUpdatedAt))
+  }
+
+  function validVendor (vendor: string): string {
+    const lower = vendor.toLowerCase()
+    if (!isValidPackageName(`${lower}/x`)) throw errors.badRequest(`invalid vendor "${vendor}": use the vendor part of a package name, e.g. acme for acme/*`)
+    return lower
+  }
+
+  function findVersionOf (pkg: Package, version: string): VersionRecord {
+    const normalized = normalizeVersion(version)
+    const found = (normalized === null ? undefined : packages.findVersion(pkg.id, normalized)) ??
+      packages.versions(pkg.id).find((v) => v.version === version || v.versionNormalized === version)
+    if (found === undefined) throw errors.notFound(`version ${version} of ${pkg.name}`)
+    return found
+  }
+
+  const setYanked = transaction((name: string, version: string, yanked: boolean): { name: string, version: string, versionNormalized: string, yanked: boolean, yankedAt: string | null } => {
+    const pkg = getPackage(name)
+    const v = findVersionOf(pkg, version)
+    const yankedAt = yanked ? (v.yankedAt ?? new Date().toISOString()) : null
+    if ((v.yankedAt !== null) !== yanked) {
+      packages.setYanked(v.id, yankedAt)
+      rebuildMetadata(pkg)
+      emit('package.yanked', { name: pkg.name, version: v.version, versionNormalized: v.versionNormalized, yanked })
+    }
+    return { name: pkg.name, version: v.version, versionNormalized: v.versionNormalized, yanked, yankedAt }
+  })
 
   function getPackage (name: string): Package {
     const pkg = packages.findByName(name.toLowerCase())
@@ -168,35 +206,121 @@ export function createCatalogService (deps: { transaction: Transactional, packag
     get: getPackage,
     exists: (name: string): boolean => packages.findByName(name.toLowerCase()) !== undefined,
     setAccess,
-    grant: transaction((accountId: number, name: string): Package => {
+    /** Grants a package, or replaces the rule of an existing grant. Throws 400 for a bad constraint, date or stability. */
+    grant: transaction((accountId: number, name: string, input: GrantRuleInput = {}): { package: Package, rule: GrantRule } => {
+      const rule = parseGrantRule(input)
       const pkg = getPackage(name)
-      packages.grant(accountId, pkg.id)
-      return pkg
+      packages.grant(accountId, pkg.id, rule)
+      touchMetadata(pkg)
+      return { package: pkg, rule }
     }),
     revoke: transaction((accountId: number, name: string): Package => {
       const pkg = getPackage(name)
       packages.revoke(accountId, pkg.id)
+      touchMetadata(pkg)
       return pkg
     }),
+    /** A `vendor/*` grant: every package of the vendor, present and future. No package needs to exist yet. */
+    grantVendor: transaction((accountId: number, vendor: string, input: GrantRuleInput = {}): { vendor: string, rule: GrantRule } => {
+      const rule = parseGrantRule(input)
+      const v = validVendor(vendor)
+      packages.grantVendor(accountId, v, rule)
+      for (const pkg of packages.packagesOfVendor(v)) touchMetadata(pkg)
+      return { vendor: v, rule }
+    }),
+    revokeVendor: transaction((accountId: number, vendor: string): string => {
+      const v = validVendor(vendor)
+      packages.revokeVendor(accountId, v)
+      for (const pkg of packages.packagesOfVendor(v)) touchMetadata(pkg)
+      return v
+    }),
+    /** The package and vendor grants an account holds, with their rules. */
+    grantsOf (accountId: number): Array<{ kind: 'package' | 'vendor', target: string, rule: GrantRule, createdAt: string }> {
+      return [
+        ...packages.vendorGrantsOf(accountId).map((g) => ({ kind: 'vendor' as const, target: `${g.vendor}/*`, rule: g.rule, createdAt: g.createdAt })),
+        ...packages.grantsOf(accountId).map((g) => ({ kind: 'package' as const, target: g.name, rule: g.rule, createdAt: g.createdAt }))
+      ]
+    },
+    /** Yanked: out of the metadata (no new resolve picks it), archive kept for lock files. */
+    yank: (name: string, version: string) => setYanked(name, version, true),
+    unyank: (name: string, version: string) => setYanked(name, version, false),
+    /** Abandoned (true or a replacement's name) or maintained again (false): Composer warns on install. */
+    setAbandoned: transaction((name: string, abandoned: Abandoned): { name: string, abandoned: Abandoned } => {
+      const pkg = getPackage(name)
+      if (typeof abandoned === 'string') {
+        const replacement = abandoned.toLowerCase()
+        if (!isValidPackageName(replacement)) throw errors.badRequest(`invalid replacement "${abandoned}": use a package name such as acme/widget-ng`)
+        abandoned = replacement
+      }
+      packages.setAbandoned(pkg.id, abandoned)
+      rebuildMetadata({ ...pkg, abandoned })
+      return { name: pkg.name, abandoned }
+    }),
+    /** One package for the operator: access, abandoned, and every version with its yanked state. */
+    describe (name: string): { name: string, access: Access, abandoned: Abandoned, versions: Array<{ version: string, versionNormalized: string, releasedAt: string, yanked: boolean, downloads: number }> } {
+      const pkg = getPackage(name)
+      return {
+        name: pkg.name,
+        access: pkg.access,
+        abandoned: pkg.abandoned,
+        versions: sortVersionsDescending(packages.versions(pkg.id), (v) => v.versionNormalized)
+          .map((v) => ({ version: v.version, versionNormalized: v.versionNormalized, releasedAt: v.releasedAt, yanked: v.yankedAt !== null, downloads: v.downloads }))
+      }
+    },
+    /** What an account can install, with why: for the account's "My packages" page. */
+    installable (accountId: number): Array<{ name: string, via: Entitlement['via'], rule: GrantRule | null, reason: string, versions: string[], abandoned: Abandoned }> {
+      const out = []
+      for (const [name, e] of view.entitlements(accountId)) {
+        const pkg = view.package(name)
+        if (pkg === undefined) continue
+        const rule = limitingRuleOf(e)
+        const versions = sortVersionsDescending(view.listedVersions(pkg, e), (v) => v.versionNormalized).map((v) => v.version)
+        if (versions.length === 0) continue
+        const granted = e.via === 'vendor' ? `granted (all ${name.split('/')[0]!}/* packages)` : 'granted'
+        const reason = e.via === 'public'
+          ? 'public'
+          : rule === null
+            ? granted
+            : rule.updatesUntil !== null && rule.constraint === null && rule.minimumStability === null
+              ? `${granted} until ${describeUntil(rule.updatesUntil)}`
+              : `${granted}: ${describeRule(rule)}`
+        out.push({ name, via: e.via, rule, reason, versions, abandoned: pkg.abandoned })
+      }
+      return out
+    },
     /** The names this account may install (available-packages), from memory. */
     visibleNames (accountId: number): string[] {
-      return view.visibleNames(accountId)
+      const local = view.visibleNames(accountId)
+      // Mirrored upstream names, minus every name a local package has (services/mirror.ts).
+      if (deps.mirror?.contributes(accountId) !== true) return local
+      return [...local, ...deps.mirror.visibleNames(accountId, local, (n) => view.package(n) !== undefined)].sort()
     },
     /** packages.json for this account, prebuilt bytes. */
     root (accountId: number, baseUrl: string): EncodedBody {
+      if (deps.mirror?.contributes(accountId) === true) return deps.mirror.root(accountId, baseUrl, view.visibleNames(accountId), (n) => view.package(n) !== undefined)
       return view.root(accountId, baseUrl)
     },
     /** The p2 document for an account, or undefined when it does not exist or is not visible (both answer 404). */
     metadata (accountId: number, name: string, dev: boolean, baseUrl: string): { body: EncodedBody, updatedAt: number, lastModified: string } | undefined {
-      const pkg = view.visiblePackage(accountId, name)
-      return pkg === undefined ? undefined : view.document(pkg, dev, baseUrl)
+      // A local package of this name, visible or not, shadows every upstream completely (dependency confusion).
+      if (deps.mirror !== undefined && view.package(name) === undefined) return deps.mirror.document(accountId, name, dev, baseUrl)
+      const e = view.entitlement(accountId, name)
+      const pkg = e === undefined ? undefined : view.package(name)
+      return pkg === undefined ? undefined : view.document(pkg, dev, baseUrl, limitingRuleOf(e!) ?? undefined)
     },
-    /** A dist archive: 404 when unknown, 403 when the package exists but the account has no grant. */
+    /**
+     * A dist archive: 404 when unknown, 403 when the package exists but the account has no
+     * grant, or its grant does not cover this version. Yanked versions stay downloadable.
+     */
     archive (accountId: number, name: string, distFile: string): VersionRecord {
       const pkg = view.package(name)
       const version = pkg === undefined ? undefined : view.versionByFile(pkg, distFile)
       if (pkg === undefined || version === undefined) throw errors.notFound(`archive ${name}/${distFile}`)
-      if (view.visiblePackage(accountId, name) === undefined) throw errors.forbidden(`Your account has no access to ${name}. Ask the vendor for a grant.`)
+      const e = view.entitlement(accountId, name)
+      if (e === undefined) throw errors.forbidden(`Your account has no access to ${name}. Ask the vendor for a grant.`)
+      if (!view.opens(e, version)) {
+        throw errors.forbidden(`Your licence for ${name} does not include version ${version.version} (it covers ${describeRule(limitingRuleOf(e)!)}). Ask the vendor to extend it.`)
+      }
       return version
     },
     /** The bytes of an archive that `archive` allowed, or a byte range of them. */
@@ -209,21 +333,30 @@ export function createCatalogService (deps: { transaction: Transactional, packag
       for (const d of downloads) {
         const pkg = packages.findByName(d.name.toLowerCase())
         if (pkg === undefined || !packages.isVisible(pkg, accountId)) continue
-        if (packages.findVersion(pkg.id, d.version) === undefined) continue
+        const version = packages.findVersion(pkg.id, d.version)
+        if (version === undefined) continue
         packages.countDownload(pkg.id, d.version)
+        packages.countAccountDownload(accountId, version.id)
         counted++
       }
       return counted
     }),
     /** Composer's search: name or the newest version's description, first 100 by name. */
-    search (accountId: number, query: string): Array<{ name: string, description: string | null, type: string, downloads: number }> {
+    search (accountId: number, query: string): Array<{ name: string, description: string | null, type: string, downloads: number, abandoned: Abandoned }> {
       const needle = query.toLowerCase()
       const results = []
+      const listed = view.entitlements(accountId)
       for (const c of packages.searchCandidates(accountId, query)) {
-        const newest = sortVersionsDescending(c.versions, (v) => v.versionNormalized)[0]
+        // Only what this account is listed for, described by the versions its grant opens.
+        const e = listed.get(c.name)
+        const pkg = e === undefined ? undefined : view.package(c.name)
+        if (pkg === undefined) continue
+        const open = limitingRuleOf(e!) === null ? undefined : new Set(view.listedVersions(pkg, e!).map((v) => v.versionNormalized))
+        const versions = open === undefined ? c.versions : c.versions.filter((v) => open.has(v.versionNormalized))
+        const newest = sortVersionsDescending(versions, (v) => v.versionNormalized)[0]
         const description = newest?.description ?? null
         if (!`${c.name} ${description ?? ''}`.toLowerCase().includes(needle)) continue
-        results.push({ name: c.name, description, type: newest?.type ?? 'library', downloads: c.downloads })
+        results.push({ name: c.name, description, type: newest?.type ?? 'library', downloads: c.downloads, abandoned: pkg.abandoned })
         if (results.length === SEARCH_LIMIT) break
       }
       return results

@@ -117,12 +117,14 @@ export function createDownloadsService (deps: {
     tokenCreatedAt (accountId: number): string | undefined {
       return tokens.find(accountId)?.createdAt
     },
-    /** The account id for a MAGEID and its current token, else undefined. */
-    authenticate (mageId: string, token: string): number | undefined {
+    /** The account of a MAGEID and its current token; a suspended account's right token is refused as such. */
+    authenticate (mageId: string, token: string): { ok: true, accountId: number } | { ok: false, reason: 'wrong_token' | 'suspended' } {
       const account = MAGE_ID.test(mageId.toUpperCase()) ? accounts.findByMageId(mageId.toUpperCase()) : undefined
       const stored = account === undefined ? undefined : tokens.find(account.id)
       const matches = secretMatches(token, stored?.tokenHash ?? DUMMY_HASH)
-      return account !== undefined && stored !== undefined && matches && TOKEN.test(token) ? account.id : undefined
+      if (account === undefined || stored === undefined || !matches || !TOKEN.test(token)) return { ok: false, reason: 'wrong_token' }
+      if (account.disabledAt !== null) return { ok: false, reason: 'suspended' }
+      return { ok: true, accountId: account.id }
     },
 
     /**

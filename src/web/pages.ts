@@ -14,7 +14,7 @@ export interface PageContext {
   registrationOpen: boolean
 }
 
-type Section = 'keys' | 'token' | 'password' | 'login' | 'register' | undefined
+type Section = 'keys' | 'packages' | 'token' | 'password' | 'login' | 'register' | undefined
 
 const MINUTE_PRECISION = /^(\d{4}-\d{2}-\d{2})T(\d{2}:\d{2}).*$/
 
@@ -48,7 +48,7 @@ export function layout (ctx: PageContext, title: string, content: SafeHtml, sect
     html`<a href="${b}${href}"${section === s ? html` aria-current="page"` : ''}>${label}</a>`
   const nav = ctx.account === null
     ? html`${link('/account/login', 'Log in', 'login')}${ctx.registrationOpen ? link('/account/register', 'Create an account', 'register') : ''}`
-    : html`${link('/account/keys', 'Access Keys', 'keys')}${link('/account/downloads-token', 'Downloads Access Token', 'token')}${link('/account/password', 'Password', 'password')}
+    : html`${link('/account/keys', 'Access Keys', 'keys')}${link('/account/packages', 'My packages', 'packages')}${link('/account/downloads-token', 'Downloads Access Token', 'token')}${link('/account/password', 'Password', 'password')}
       <span class="who">Signed in as <strong>${ctx.account.username}</strong> · ${ctx.account.mageId}</span>
       <form method="post" action="${b}/account/logout">${csrfField(ctx)}<button type="submit" class="link">Log out</button></form>`
   return html`<!doctype html>
@@ -280,6 +280,28 @@ ${secret('mage-id', opts.mageId, 'MAGEID')}
 <pre>${example('TOKEN')}</pre>
 <p>The full command list: <code>curl -u ${opts.mageId}:TOKEN ${opts.baseUrl}/products/downloads/info/help</code></p>
 </section>`, 'token')
+}
+
+/** One package an account can install, as the "My packages" page shows it. */
+export interface InstallableView { name: string, reason: string, versions: string[], abandoned: boolean | string }
+
+export function packagesPage (ctx: PageContext, opts: { packages: InstallableView[] }): SafeHtml {
+  const row = (p: InstallableView, i: number): SafeHtml => html`
+<li class="key" id="package-${i}">
+<div class="key-head"><h3 class="key-name">${p.name}</h3><span class="badge on">${p.reason}</span>
+${p.abandoned === false ? '' : html`<span class="badge off">Abandoned${typeof p.abandoned === 'string' ? html`: use ${p.abandoned}` : ''}</span>`}</div>
+<dl class="meta">
+<div><dt>Versions you can install</dt><dd class="versions">${p.versions.join(', ')}</dd></div>
+<div><dt>Install</dt><dd>${secret(`require-${i}`, `composer require ${p.name}`, `install command for ${p.name}`)}</dd></div>
+</dl>
+</li>`
+  return layout(ctx, 'My packages', html`
+<h1>My packages</h1>
+<p class="lead">The packages your access keys can install from this repository, the versions your licence covers, and why.
+Versions outside your licence are not offered to Composer.</p>
+${opts.packages.length === 0
+    ? html`<p class="empty">No packages yet. Ask the vendor for access.</p>`
+    : html`<ul class="keys">${opts.packages.map(row)}</ul>`}`, 'packages')
 }
 
 export function passwordPage (ctx: PageContext, opts: { minPassword: number, error?: string | undefined }): SafeHtml {

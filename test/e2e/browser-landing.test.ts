@@ -33,7 +33,7 @@ t.test('in Chromium: the front page leads to log in and registration; the passwo
   await page.goto(`${server.url}/`)
   t.equal(await page.getByRole('heading', { level: 1 }).textContent(), 'Private Composer repository')
   t.match(await page.locator('main').textContent(), /private Composer repository run with Packyard/)
-  t.same(JSON.parse((await page.locator('#composer-json').textContent())!), { repositories: [{ type: 'composer', url: server.url }] })
+  t.same(JSON.parse((await page.locator('#composer-json').textContent())!), { repositories: [{ type: 'composer', url: server.url }], config: { 'secure-http': false } })
   const host = new URL(server.url).host
   t.same(JSON.parse((await page.locator('#auth-json').textContent())!), { 'http-basic': { [host]: { username: '<public key>', password: '<private key>' } } })
   await page.screenshot({ path: '/tmp/packyard-landing.png', fullPage: true })

@@ -128,15 +128,15 @@ function expectUnauthorized (t: Test, p: ComposerProject, res: { code: number, o
 }
 
 /** Every private key created so far is absent from the server's log. */
-function expectNoPrivateKeyLogged (t: Test, server: ServerProcess): void {
-  const log = server.log()
+async function expectNoPrivateKeyLogged (t: Test, server: ServerProcess): Promise<void> {
+  const log = await server.settledLog()
   const leaked = privateKeys.filter((k) => log.includes(k)).length
   t.equal(leaked, 0, `none of the ${privateKeys.length} private keys appears in the server log`)
 }
 
 /** The Composer requests made after `mark` (the server logs each request URL). */
-function requestedSince (server: ServerProcess, mark: number): string[] {
-  return server.log().slice(mark).split('\n').flatMap((line) => {
+async function requestedSince (server: ServerProcess, mark: number): Promise<string[]> {
+  return (await server.settledLog()).slice(mark).split('\n').flatMap((line) => {
     try {
       // The access log: one `request` line per answered request.
       const entry = JSON.parse(line) as { msg?: string, url?: string }
@@ -194,7 +194,7 @@ t.test('composer require installs the highest matching versions of a package and
   // ~1.0.0: the newest 1.0.x bar, whose own ~1.0.0 dependency picks foo 1.0.3.
   expectInstalled(t, pinned, pinnedRes, { 'acme/bar': '1.0.2', 'acme/foo': '1.0.3' })
   t.same(rootRequire(pinned), { 'acme/bar': '~1.0.0' })
-  expectNoPrivateKeyLogged(t, server)
+  await expectNoPrivateKeyLogged(t, server)
 })
 
 t.test('a Magento-style patch release 2.4.6-p3 satisfies ~2.4.6 and wins over 2.4.6', async (t) => {
@@ -219,7 +219,7 @@ t.test('a Magento-style patch release 2.4.6-p3 satisfies ~2.4.6 and wins over 2.
   expectInstalled(t, exact, exactRes, { 'mage/framework': '2.4.6' })
   // The beta is only taken when the project accepts beta stability.
   expectInstalled(t, beta, betaRes, { 'mage/framework': '2.4.7-beta1' })
-  expectNoPrivateKeyLogged(t, server)
+  await expectNoPrivateKeyLogged(t, server)
 })
 
 t.test('composer install from the lock file works on a clean cache', async (t) => {
@@ -245,7 +245,7 @@ t.test('composer install from the lock file works on a clean cache', async (t) =
   t.notMatch(res.output, /lock file is not up to date/i)
   t.equal(readFileSync(path.join(clone.dir, 'composer.lock'), 'utf8'), lock, 'install left composer.lock untouched')
   t.ok(existsSync(path.join(clone.dir, 'vendor', 'autoload.php')), 'the autoloader was generated')
-  expectNoPrivateKeyLogged(t, server)
+  await expectNoPrivateKeyLogged(t, server)
 })
 
 t.test('Composer verifies the shasum of a downloaded archive', async (t) => {
@@ -274,7 +274,7 @@ t.test('Composer verifies the shasum of a downloaded archive', async (t) => {
   t.not(res.code, 0, `composer install fails on the corrupt archive\n${res.output}`)
   t.match(res.output, /checksum verification of the file failed/)
   t.equal(installedVersion(clone, 'sum/pkg'), undefined, 'nothing was installed')
-  expectNoPrivateKeyLogged(t, server)
+  await expectNoPrivateKeyLogged(t, server)
 })
 
 t.test('disabled, regenerated-away and deleted keys make Composer fail', async (t) => {
@@ -312,7 +312,7 @@ t.test('disabled, regenerated-away and deleted keys make Composer fail', async (
   await keyCommand('delete', fresh.publicKey)
   const deleted = await attempt(fresh)
   expectUnauthorized(t, deleted.p, deleted.res, 'keys/pkg')
-  expectNoPrivateKeyLogged(t, server)
+  await expectNoPrivateKeyLogged(t, server)
 })
 
 t.test('a restricted package needs a grant, and a revoked grant closes it again', async (t) => {
@@ -348,7 +348,7 @@ t.test('a restricted package needs a grant, and a revoked grant closes it again'
   t.not(fromLockRes.code, 0, `after revoke: composer install from the old lock fails\n${fromLockRes.output}`)
   t.match(fromLockRes.output, /HTTP 403/)
   t.equal(installedVersion(fromLock, 'secret/pkg'), undefined)
-  expectNoPrivateKeyLogged(t, server)
+  await expectNoPrivateKeyLogged(t, server)
 })
 
 t.test('two named keys of one account work independently', async (t) => {
@@ -371,7 +371,7 @@ t.test('two named keys of one account work independently', async (t) => {
   const [cRes, dRes] = await Promise.all([c.run(['update']), d.run(['update'])])
   expectInstalled(t, c, cRes, { 'two/pkg': '1.0.0' })
   expectUnauthorized(t, d, dRes, 'two/pkg')
-  expectNoPrivateKeyLogged(t, server)
+  await expectNoPrivateKeyLogged(t, server)
 })
 
 t.test('dev versions install on request; stable projects never fetch ~dev metadata', async (t) => {
@@ -394,16 +394,16 @@ t.test('dev versions install on request; stable projects never fetch ~dev metada
   expectInstalled(t, branch, branchRes, { 'acme/dev': '1.0.x-dev' })
   t.match(lockedPackage(t, branch, 'acme/dev').dist?.url, /\/acme-dev-1\.0\.9999999\.9999999-dev\.zip$/)
 
-  const mark = server.log().length
+  const mark = (await server.settledLog()).length
   const stable = project(t, server, key, { require: { 'acme/mixed': '^1.0' } })
   const stableRes = await stable.run(['update'])
   expectInstalled(t, stable, stableRes, { 'acme/mixed': '1.1.0' })
   const unexpected = stableRes.output.split('\n').filter((l) => /warning|error/i.test(l) && !/over http which is an insecure protocol/.test(l))
   t.same(unexpected, [], 'no warnings or errors besides plain http')
-  const requested = requestedSince(server, mark)
+  const requested = await requestedSince(server, mark)
   t.ok(requested.includes('/p2/acme/mixed.json'), 'the stable metadata was fetched')
   t.notOk(requested.includes('/p2/acme/mixed~dev.json'), 'the ~dev metadata was not fetched')
-  expectNoPrivateKeyLogged(t, server)
+  await expectNoPrivateKeyLogged(t, server)
 })
 
 t.test('notify-batch: installs are counted and the CLI still works', async (t) => {
@@ -424,11 +424,11 @@ t.test('notify-batch: installs are counted and the CLI still works', async (t) =
   }
   t.equal(await downloads(), 0, 'no downloads before the first install')
 
-  const mark = server.log().length
+  const mark = (await server.settledLog()).length
   const first = project(t, server, key, { require: { 'notify/pkg': '^1.0' } })
   expectInstalled(t, first, await first.run(['update']), { 'notify/pkg': '1.0.0' })
   t.equal(await downloads(), 1, 'the install was counted')
-  t.ok(requestedSince(server, mark).includes('/downloads/'), 'Composer posted to notify-batch')
+  t.ok((await requestedSince(server, mark)).includes('/downloads/'), 'Composer posted to notify-batch')
 
   const clone = cloneProject(t, server, first)
   expectInstalled(t, clone, await clone.run(['install']), { 'notify/pkg': '1.0.0' })
@@ -437,7 +437,7 @@ t.test('notify-batch: installs are counted and the CLI still works', async (t) =
   const list = await runCli(dataDir, ['--json', 'package', 'list'])
   t.equal(list.code, 0, list.stderr)
   t.same((list.json as Array<{ name: string, versions: string[] }>).find((p) => p.name === 'notify/pkg'), { name: 'notify/pkg', access: 'public', versions: ['1.0.0'] })
-  expectNoPrivateKeyLogged(t, server)
+  await expectNoPrivateKeyLogged(t, server)
 })
 
 t.test('no private key ever reaches the server log', async (t) => {
@@ -451,10 +451,10 @@ t.test('no private key ever reaches the server log', async (t) => {
   t.equal((await get(key.publicKey, key.privateKey)).status, 200)
   t.equal((await get(key.privateKey, key.publicKey)).status, 401)
   t.equal((await get(key.publicKey, key.privateKey.split('').reverse().join(''))).status, 401)
-  const log = server.log()
+  const log = await server.settledLog()
   // The check means something only if the log saw the traffic: requests, and rejected keys.
   t.match(log, /"url":"\/packages\.json"/)
   t.match(log, /access key rejected/)
   t.ok(privateKeys.length >= 10, `${privateKeys.length} private keys were created`)
-  expectNoPrivateKeyLogged(t, server)
+  await expectNoPrivateKeyLogged(t, server)
 })

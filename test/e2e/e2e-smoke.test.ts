@@ -23,5 +23,5 @@ t.test('composer require installs a package and its dependency', async (t) => {
   const lock = JSON.parse(readFileSync(path.join(project.dir, 'composer.lock'), 'utf8'))
   t.same(lock.packages.map((p: { name: string, version: string }) => `${p.name}@${p.version}`).sort(), ['acme/bar@2.4.6-p3', 'acme/foo@1.1.0'])
   t.ok(existsSync(path.join(project.dir, 'vendor/acme/foo/src/Foo.php')))
-  t.notMatch(server.log(), key.privateKey)
+  t.notMatch(await server.settledLog(), key.privateKey)
 })

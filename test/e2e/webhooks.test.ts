@@ -111,8 +111,8 @@ t.test('every event arrives once, signed, with no secret in it', async (t) => {
   t.match(byEvent('package.published'), [{ name: 'acme/widget', version: '1.0.0', access: 'restricted' }])
   t.same(byEvent('package.access_changed'), [{ name: 'acme/widget', access: 'public', previousAccess: 'restricted' }])
   t.same(byEvent('grant.changed').sort((a, b) => Number(b.granted) - Number(a.granted)), [
-    { username: 'alice', package: 'acme/widget', granted: true },
-    { username: 'alice', package: 'acme/widget', granted: false }
+    { username: 'alice', package: 'acme/widget', granted: true, rule: { constraint: null, updatesUntil: null, minimumStability: null } },
+    { username: 'alice', package: 'acme/widget', granted: false, rule: null }
   ])
   t.match(byEvent('account.created'), [{ username: 'alice', mageId: /^MAG\d{9}$/ }])
 
@@ -161,7 +161,7 @@ t.test('with the receiver down, deliveries are retried, survive a restart, and a
   t.equal(r.event, 'grant.changed')
   t.equal(r.delivery, pending.id, 'the same Packyard-Delivery id as the failed attempts')
   t.ok(validSignature(secret, r))
-  t.same(r.json.data, { username: 'alice', package: 'acme/widget', granted: true })
+  t.same(r.json.data, { username: 'alice', package: 'acme/widget', granted: true, rule: { constraint: null, updatesUntil: null, minimumStability: null } })
   const done = (await deliveries())[0]
   t.match(done, { status: 'delivered', lastStatus: 204, lastError: null })
   t.ok(done.attempts > pending.attempts, 'attempts keep counting across the restart')

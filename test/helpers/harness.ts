@@ -148,6 +148,12 @@ export interface ServerProcess {
   child: ChildProcess
   /** Everything the server logged so far. */
   log: () => string
+  /**
+   * Everything the server logged up to now, once it has all arrived: the server writes its
+   * log asynchronously, so this requests a marker URL and waits for its access line (lines
+   * keep their order). Use it before asserting what is, or is not, in the log.
+   */
+  settledLog: () => Promise<string>
   stop: (signal?: NodeJS.Signals) => Promise<number | null>
 }
 
@@ -161,7 +167,8 @@ export function startServer (t: Teardown, dataDir: string, opts: { env?: Record<
     let log = ''
     let started = false
     let exitCode: number | null | undefined
-    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => { exitCode = code; resolve(code) }))
+    // 'close', not 'exit': the log lines written at exit have arrived by then.
+    const exited = new Promise<number | null>((resolve) => child.on('close', (code) => { exitCode = code; resolve(code) }))
     const stop = async (signal: NodeJS.Signals = 'SIGTERM'): Promise<number | null> => {
       if (exitCode === undefined) child.kill(signal)
       return await exited
@@ -172,7 +179,15 @@ export function startServer (t: Teardown, dataDir: string, opts: { env?: Record<
       const m = /Server listening at (http:\/\/127\.0\.0\.1:(\d+))/.exec(log)
       if (!started && m !== null) {
         started = true
-        resolve({ url: m[1]!, port: Number(m[2]), child, log: () => log, stop })
+        const url = m[1]!
+        const settledLog = async (): Promise<string> => {
+          if (exitCode !== undefined) return log
+          const marker = `log-barrier-${Math.random().toString(36).slice(2)}`
+          await fetch(`${url}/healthz?${marker}`)
+          for (let i = 0; i < 200 && !log.includes(marker); i++) await new Promise((resolve) => setTimeout(resolve, 10))
+          return log
+        }
+        resolve({ url, port: Number(m[2]), child, log: () => log, settledLog, stop })
       }
     }
     child.stdout.on('data', onData)

@@ -142,9 +142,10 @@ t.test('publish, package list, package access, grant and revoke', async (t) => {
 
   t.same(await cliOk(dataDir, ['package', 'access', 'acme/pro', 'public']), { name: 'acme/pro', access: 'public' })
   t.same(await cliOk(dataDir, ['package', 'access', 'acme/pro', 'restricted']), { name: 'acme/pro', access: 'restricted' })
-  t.same(await cliOk(dataDir, ['grant', 'alice', 'acme/pro']), { username: 'alice', package: 'acme/pro', granted: true })
-  t.same(await cliOk(dataDir, ['grant', 'alice', 'acme/pro']), { username: 'alice', package: 'acme/pro', granted: true }, 'granting twice is harmless')
-  t.same(await cliOk(dataDir, ['revoke', 'alice', 'acme/pro']), { username: 'alice', package: 'acme/pro', granted: false })
+  const unlimited = { constraint: null, updatesUntil: null, minimumStability: null }
+  t.same(await cliOk(dataDir, ['grant', 'alice', 'acme/pro']), { username: 'alice', package: 'acme/pro', granted: true, rule: unlimited })
+  t.same(await cliOk(dataDir, ['grant', 'alice', 'acme/pro']), { username: 'alice', package: 'acme/pro', granted: true, rule: unlimited }, 'granting twice is harmless')
+  t.same(await cliOk(dataDir, ['revoke', 'alice', 'acme/pro']), { username: 'alice', package: 'acme/pro', granted: false, rule: null })
 
   const human = await cli(dataDir, ['package', 'list'])
   t.equal(human.code, 0)

@@ -1,3 +1,4 @@
+import { accountView } from '../../domain/account-views.js'
 import type { Cli } from '../kit.js'
 
 export function registerAccountCommands ({ program, io, run }: Cli): void {
@@ -25,5 +26,26 @@ export function registerAccountCommands ({ program, io, run }: Cli): void {
         const a = await ctx.accounts.setPassword(username, password)
         return { username: a.username, sessionsEnded: ctx.sessions.destroyAll(a.id) }
       }, (r) => `set the password of ${r.username} (${r.sessionsEnded} sessions ended)`)()
+    })
+  account.command('disable <username>')
+    .description('suspend an account: its keys and downloads token are refused, it is signed out; nothing is deleted')
+    .action(async (username: string) => {
+      await run((ctx) => {
+        const a = ctx.accounts.setDisabled(username, true)
+        ctx.sessions.destroyAll(a.id)
+        return accountView(a)
+      }, (a) => `suspended account ${a.username}: its keys and downloads token are refused until \`packyard account enable ${a.username}\``)()
+    })
+  account.command('enable <username>')
+    .description('restore a suspended account: its keys, grants and downloads token work again')
+    .action(async (username: string) => {
+      await run((ctx) => accountView(ctx.accounts.setDisabled(username, false)),
+        (a) => `enabled account ${a.username}`)()
+    })
+  account.command('delete <username>')
+    .description('delete an account with its keys, grants and downloads token (to keep them, use account disable)')
+    .action(async (username: string) => {
+      await run((ctx) => ({ username: ctx.accounts.delete(username).username, deleted: true }),
+        (r) => `deleted account ${r.username} with its keys and grants`)()
     })
 }

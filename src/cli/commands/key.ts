@@ -1,11 +1,12 @@
 import type { AccessKey } from '../../domain/accounts.js'
+import { keyView as adminKeyView } from '../../domain/account-views.js'
 import type { Cli } from '../kit.js'
 
 function keyView (k: AccessKey) {
   return { name: k.name, publicKey: k.publicKey, enabled: k.enabled, createdAt: k.createdAt, lastUsedAt: k.lastUsedAt }
 }
 
-export function registerKeyCommands ({ program, run }: Cli): void {
+export function registerKeyCommands ({ program, io, run }: Cli): void {
   const key = program.command('key').description('manage access keys')
   key.command('create <username>')
     .description('create a named access key pair')
@@ -15,6 +16,17 @@ export function registerKeyCommands ({ program, run }: Cli): void {
         const issued = ctx.keys.create(ctx.accounts.get(username).id, o.name)
         return { name: issued.key.name, publicKey: issued.key.publicKey, privateKey: issued.privateKey, enabled: true }
       }, (k) => `created key "${k.name}"\npublic key:  ${k.publicKey}\nprivate key: ${k.privateKey}\nThe private key is shown only now; store it in auth.json.`)()
+    })
+  key.command('import <username>')
+    .description('add an existing key pair (e.g. Magento Marketplace keys); the private key is read from standard input')
+    .requiredOption('--name <name>', 'what the key is for')
+    .requiredOption('--public-key <publicKey>', 'the public key: 32 lowercase hexadecimal characters')
+    .action(async (username: string, o: { name: string, publicKey: string }) => {
+      const privateKey = (await io.stdin()).trim()
+      await run((ctx) => {
+        const account = ctx.accounts.get(username)
+        return adminKeyView(ctx.keys.import(account.id, o.name, o.publicKey, privateKey), account.username)
+      }, (k) => `imported key "${k.name}" (${k.publicKey}) for ${k.username}`)()
     })
   key.command('list <username>')
     .description('list an account\'s access keys (never the private keys)')

@@ -1,12 +1,12 @@
 import type { FastifyInstance } from 'fastify'
 import { isPackyardError } from '../../errors.js'
-import { MIN_PASSWORD_LENGTH, type AccountService } from '../../services/accounts.js'
+import { ACCOUNT_SUSPENDED, MIN_PASSWORD_LENGTH, type AccountService } from '../../services/accounts.js'
 import { checkPasswordThrottled, type LoginThrottle } from '../../services/login-throttle.js'
 import * as pages from '../../web/pages.js'
 import { field, type PageKit } from './session.js'
 
 /** The reasons a login on the pages fails, as counted by the auth-failure metric. */
-export const PAGES_AUTH_FAILURES = ['wrong_password', 'throttled'] as const
+export const PAGES_AUTH_FAILURES = ['wrong_password', 'throttled', 'suspended'] as const
 
 export interface AuthPagesOptions {
   kit: PageKit
@@ -81,6 +81,10 @@ export default async function authPages (app: FastifyInstance, opts: AuthPagesOp
         return again(check.message, 429)
       }
       return again(wrongPasswordMessage(username), 401)
+    }
+    if (check.account.disabledAt !== null) {
+      opts.onAuthFailure?.('suspended')
+      return again(ACCOUNT_SUSPENDED, 401)
     }
     request.log.info({ account: check.account.username }, 'logged in')
     kit.startSession(request, reply, check.account.id)

@@ -6,6 +6,7 @@ import type { Config } from '../../config.js'
 import { classifyError } from '../../http/errors.js'
 import type { AccessKeyService } from '../../services/access-keys.js'
 import type { AccountService } from '../../services/accounts.js'
+import type { CatalogService } from '../../services/catalog.js'
 import type { DownloadsService } from '../../services/downloads.js'
 import type { LoginThrottle } from '../../services/login-throttle.js'
 import type { SessionService } from '../../services/sessions.js'
@@ -16,6 +17,7 @@ import keysPages from './keys-pages.js'
 import passwordPage from './password-page.js'
 import { accountSession, createPageKit, securityHeaders } from './session.js'
 import tokenPage from './token-page.js'
+import packagesPage from './packages-page.js'
 
 export { PAGES_AUTH_FAILURES }
 
@@ -25,6 +27,8 @@ export interface AccountPagesOptions {
   keys: AccessKeyService
   sessions: SessionService
   downloads: DownloadsService
+  /** What the account can install ("My packages"). */
+  catalog: CatalogService
   throttle: LoginThrottle
   onAuthFailure?: ((reason: typeof PAGES_AUTH_FAILURES[number]) => void) | undefined
 }
@@ -61,6 +65,7 @@ export default async function accountPages (app: FastifyInstance, opts: AccountP
   await app.register(accountSession, { sessions })
   await app.register(authPages, { kit, accounts, throttle, onAuthFailure: opts.onAuthFailure })
   await app.register(keysPages, { kit, config, accounts, keys: opts.keys, sessions, throttle })
+  await app.register(packagesPage, { kit, catalog: opts.catalog })
   await app.register(tokenPage, { kit, config, downloads: opts.downloads })
   await app.register(passwordPage, { kit, accounts, sessions, throttle })
 }

@@ -1,0 +1,192 @@
+/**
+ * Reading what an upstream Composer repository serves, in both protocols, into one form: a list
+ * of complete version objects per package. Pure: bytes in, versions out (hashing is not I/O).
+ * docs/composer-protocol.md §1 (roots), §2.3 (the composer/2.0 minified format), §7 (Composer 1
+ * provider repositories with sha256-addressed files).
+ */
+import { createHash } from 'node:crypto'
+import { normalizeVersion } from './version.js'
+
+export class UpstreamFormatError extends Error {
+  constructor (message: string) {
+    super(message)
+    this.name = 'UpstreamFormatError'
+  }
+}
+
+export type Json = Record<string, unknown>
+
+/** One version of a package as upstream describes it, expanded and complete. */
+export interface UpstreamVersion {
+  version: string
+  versionNormalized: string
+  metadata: Json
+  distUrl: string
+  distShasum: string
+}
+
+/** What an upstream's packages.json says about how to read it. */
+export type UpstreamRoot =
+  | { protocol: 'v2', metadataUrl: string, availablePackages: string[], availablePatterns: string[] }
+  | { protocol: 'v1', providersUrl: string, includes: Array<{ url: string, sha256: string }>, availablePackages: string[], availablePatterns: string[] }
+
+function isObject (v: unknown): v is Json {
+  return typeof v === 'object' && v !== null && !Array.isArray(v)
+}
+
+function parseJson (bytes: Buffer | string, what: string): unknown {
+  try {
+    return JSON.parse(bytes.toString())
+  } catch {
+    throw new UpstreamFormatError(`${what} is not valid JSON`)
+  }
+}
+
+export function sha256Hex (bytes: Buffer | string): string {
+  return createHash('sha256').update(bytes).digest('hex')
+}
+
+/**
+ * A URL from a root, resolved the way Composer does (§1.1): a `/`-rooted value gets the scheme,
+ * host and port of the repository; an absolute one is used as is; anything else is taken
+ * relative to the repository URL (Composer would fail on it; a mirror can be kinder).
+ */
+export function resolveRootUrl (repositoryUrl: string, value: string): string {
+  if (/^https?:\/\//i.test(value)) return value
+  const base = new URL(repositoryUrl)
+  if (value.startsWith('/')) return `${base.origin}${value}`
+  return new URL(value, repositoryUrl.endsWith('/') ? repositoryUrl : `${repositoryUrl}/`).toString()
+}
+
+/** The client's expansion of a composer/2.0 list (§2.3): each entry is a shallow diff of the previous one. */
+export function expandMinified (list: unknown[]): Json[] {
+  const out: Json[] = []
+  let previous: Json | undefined
+  for (const item of list) {
+    if (!isObject(item)) throw new UpstreamFormatError('a version in a minified list is not an object')
+    const next: Json = previous === undefined ? {} : { ...previous }
+    for (const [key, value] of Object.entries(item)) {
+      if (value === '__unset') delete next[key]
+      else next[key] = value
+    }
+    out.push(next)
+    previous = next
+  }
+  return out
+}
+
+function stringList (v: unknown): string[] {
+  return Array.isArray(v) ? v.filter((s): s is string => typeof s === 'string').map((s) => s.toLowerCase()) : []
+}
+
+/** Reads an upstream packages.json: protocol v2 (metadata-url) wins over v1 (providers-url), as in Composer 2. */
+export function parseRoot (repositoryUrl: string, bytes: Buffer | string): UpstreamRoot {
+  const root = parseJson(bytes, 'packages.json')
+  if (!isObject(root)) throw new UpstreamFormatError('packages.json is not a JSON object')
+  const availablePackages = stringList(root['available-packages'])
+  const availablePatterns = stringList(root['available-package-patterns'])
+  if (typeof root['metadata-url'] === 'string') {
+    return { protocol: 'v2', metadataUrl: resolveRootUrl(repositoryUrl, root['metadata-url']), availablePackages, availablePatterns }
+  }
+  if (typeof root['providers-url'] === 'string' && isObject(root['provider-includes'])) {
+    const includes = Object.entries(root['provider-includes']).map(([file, info]) => {
+      const sha256 = isObject(info) && typeof info.sha256 === 'string' ? info.sha256.toLowerCase() : ''
+      if (!/^[0-9a-f]{64}$/.test(sha256)) throw new UpstreamFormatError(`provider include ${file} has no sha256`)
+      return { url: resolveRootUrl(repositoryUrl, file.replace('%hash%', sha256)), sha256 }
+    })
+    return { protocol: 'v1', providersUrl: resolveRootUrl(repositoryUrl, root['providers-url']), includes, availablePackages, availablePatterns }
+  }
+  throw new UpstreamFormatError('packages.json has neither metadata-url (Composer 2) nor providers-url with provider-includes (Composer 1 providers)')
+}
+
+/** Bytes whose SHA-256 must be `expected` (a v1 file named by its parent), else refused. */
+export function verifySha256 (bytes: Buffer, expected: string, what: string): void {
+  const actual = sha256Hex(bytes)
+  if (actual !== expected.toLowerCase()) throw new UpstreamFormatError(`${what}: sha256 ${actual} does not match the ${expected} its parent names`)
+}
+
+/** A v1 provider-includes file: package name → sha256 of its provider file. */
+export function parseProviderIncludes (bytes: Buffer, expectedSha256: string, what: string): Map<string, string> {
+  verifySha256(bytes, expectedSha256, what)
+  const doc = parseJson(bytes, what)
+  if (!isObject(doc) || !isObject(doc.providers)) throw new UpstreamFormatError(`${what} has no "providers" object`)
+  const out = new Map<string, string>()
+  for (const [name, info] of Object.entries(doc.providers)) {
+    if (isObject(info) && typeof info.sha256 === 'string' && /^[0-9a-fA-F]{64}$/.test(info.sha256)) out.set(name.toLowerCase(), info.sha256.toLowerCase())
+  }
+  return out
+}
+
+/** The per-package URL of a v1 provider file. */
+export function providerFileUrl (providersUrl: string, name: string, sha256: string): string {
+  return providersUrl.replace('%package%', name).replace('%hash%', sha256)
+}
+
+/** The per-package URL of a v2 metadata file (`name` or `name~dev`). */
+export function metadataFileUrl (metadataUrl: string, name: string): string {
+  return metadataUrl.replace('%package%', name)
+}
+
+function toVersion (name: string, raw: Json): UpstreamVersion | undefined {
+  const version = typeof raw.version === 'string' ? raw.version : undefined
+  if (version === undefined) return undefined
+  const versionNormalized = typeof raw.version_normalized === 'string' ? raw.version_normalized : normalizeVersion(version)
+  if (versionNormalized === null || versionNormalized === undefined) return undefined
+  const dist = isObject(raw.dist) ? raw.dist : undefined
+  const distUrl = typeof dist?.url === 'string' ? dist.url : ''
+  // A version without a dist (source only) cannot be mirrored as an archive: left out.
+  if (distUrl === '') return undefined
+  const distShasum = typeof dist?.shasum === 'string' ? dist.shasum.toLowerCase() : ''
+  const metadata: Json = {}
+  for (const [key, value] of Object.entries(raw)) {
+    // Installs report to this repository's notify-batch, not upstream's; uid is v1 bookkeeping.
+    if (key === 'notification-url' || key === 'uid' || value === null) continue
+    metadata[key] = value
+  }
+  metadata.name = name
+  metadata.version_normalized = versionNormalized
+  return { version, versionNormalized, metadata, distUrl, distShasum }
+}
+
+/** A v2 p2 document (`{"packages": {name: [...]}, "minified": "composer/2.0"}`), expanded. */
+export function parseV2Document (name: string, bytes: Buffer | string): UpstreamVersion[] {
+  const doc = parseJson(bytes, `metadata of ${name}`)
+  if (!isObject(doc) || !isObject(doc.packages)) throw new UpstreamFormatError(`metadata of ${name} has no "packages" object`)
+  const list = doc.packages[name]
+  if (list === undefined) return []
+  if (!Array.isArray(list)) throw new UpstreamFormatError(`metadata of ${name}: packages["${name}"] is not a list`)
+  const expanded = doc.minified === 'composer/2.0' ? expandMinified(list) : list.filter(isObject)
+  return expanded.map((v) => toVersion(name, v)).filter((v): v is UpstreamVersion => v !== undefined)
+}
+
+/** A v1 provider file (`{"packages": {name: {version: {...}}}}`), checked against its sha256 first. */
+export function parseV1Provider (name: string, bytes: Buffer, expectedSha256: string): UpstreamVersion[] {
+  verifySha256(bytes, expectedSha256, `provider file of ${name}`)
+  const doc = parseJson(bytes, `provider file of ${name}`)
+  if (!isObject(doc) || !isObject(doc.packages)) throw new UpstreamFormatError(`provider file of ${name} has no "packages" object`)
+  const versions = doc.packages[name]
+  if (versions === undefined) return []
+  if (!isObject(versions)) throw new UpstreamFormatError(`provider file of ${name}: packages["${name}"] is not an object of versions`)
+  return Object.values(versions).filter(isObject).map((v) => toVersion(name, v)).filter((v): v is UpstreamVersion => v !== undefined)
+}
+
+/**
+ * Vendor patterns (`vendor/*`) that cover a list of names and patterns an upstream advertises:
+ * available-package-patterns only takes patterns, and listing vendors keeps Composer from asking
+ * for names no upstream has.
+ */
+export function vendorPatterns (names: readonly string[], patterns: readonly string[]): string[] {
+  const out = new Set<string>()
+  for (const p of patterns) out.add(p.toLowerCase())
+  for (const n of names) {
+    const slash = n.indexOf('/')
+    if (slash > 0) out.add(`${n.slice(0, slash).toLowerCase()}/*`)
+  }
+  return [...out].sort()
+}
+
+/** Composer's matching of available-package-patterns: case-insensitive, anchored, `*` matches anything. */
+export function matchesPattern (name: string, pattern: string): boolean {
+  const re = new RegExp(`^${pattern.split('*').map((s) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('.*')}$`, 'i')
+  return re.test(name)
+}

@@ -1,0 +1,574 @@
+import type { ReadStream } from 'node:fs'
+import { stat } from 'node:fs/promises'
+import type { ArchiveStore } from '../repositories/archive-store.js'
+import type { ChangeCountersRepository } from '../repositories/changes.js'
+import type { MirrorRepository, MirroredVersion, Upstream, UpstreamAccess, UpstreamMode, UpstreamPackage } from '../repositories/mirror.js'
+import type { Transactional } from '../repositories/transaction.js'
+import { errors, PackyardError } from '../errors.js'
+import { BASE_URL_TOKEN, minify, rootDocument, withBaseUrl } from '../composer/metadata.js'
+import { isDevVersion, sortVersionsDescending } from '../composer/version.js'
+import {
+  matchesPattern, metadataFileUrl, parseProviderIncludes, parseRoot, parseV1Provider, parseV2Document, providerFileUrl,
+  UpstreamFormatError, vendorPatterns, type UpstreamRoot, type UpstreamVersion
+} from '../composer/upstream-formats.js'
+import { isValidPackageName } from '../composer/composer-json.js'
+import { encodedBody, type EncodedBody } from './encoded-body.js'
+import { loadUpstreamCredentials, readBody, safeUrl, upstreamGet, UpstreamHttpError, type UpstreamCredentials } from './upstream-http.js'
+import type { AccountService } from './accounts.js'
+
+export interface MirrorOptions {
+  mirror: MirrorRepository
+  store: ArchiveStore
+  changes: ChangeCountersRepository
+  transaction: Transactional
+  accounts: AccountService
+  /** auth.json for upstreams: the JSON itself (PACKYARD_UPSTREAM_AUTH) or a file (PACKYARD_UPSTREAM_AUTH_FILE). */
+  auth: { json?: string | undefined, file?: string | undefined }
+  /** No byte from an upstream for this long fails the request (PACKYARD_UPSTREAM_TIMEOUT_MS). */
+  timeoutMs: number
+  /** Metadata older than this is refreshed in the background while the cached copy is served (PACKYARD_MIRROR_MAX_AGE). */
+  maxAgeSeconds: number
+  /** Background failures are logged here, never thrown at a client. */
+  log?: ((msg: string, detail: Record<string, unknown>) => void) | undefined
+}
+
+/** Counters per upstream, read by the Prometheus collector. */
+export interface UpstreamStats { requests: number, errors: number, bytes: number, cacheHits: number }
+
+export interface UpstreamStatus {
+  name: string
+  url: string
+  mode: UpstreamMode
+  access: UpstreamAccess
+  patterns: string[]
+  lastSuccessAt: string | null
+  lastErrorAt: string | null
+  lastError: string | null
+  packages: number
+  versions: number
+  archives: number
+}
+
+interface Doc { updatedAt: number, lastModified: string, doc: string | null, byBase: Map<string, EncodedBody> }
+interface AccountMirror { local: readonly string[], names: string[], patterns: string[], roots: Map<string, EncodedBody> }
+
+const UPSTREAM_NAME = /^[a-z0-9][a-z0-9._-]{0,63}$/
+const PATTERN = /^[a-z0-9*][a-z0-9_.*-]*(\/[a-z0-9_.*-]+)?$/
+const MAX_METADATA_BYTES = 64 * 1024 * 1024
+const BASES_PER_DOCUMENT = 4
+
+const nowSeconds = (): number => Math.floor(Date.now() / 1000)
+
+/** A 502 whose message Composer shows: an upstream could not give what is not cached yet. */
+function upstreamUnavailable (message: string): PackyardError {
+  return new PackyardError('UPSTREAM_UNAVAILABLE', 502, message)
+}
+
+/**
+ * Mirrored upstream repositories, served through the same Composer view as local packages.
+ *
+ * What is served comes from the database only (stored versions, archives in the store); the
+ * network is touched to fill a name the first time it is asked for (lazy), to refresh metadata
+ * older than the maximum age (in the background, while the stored copy is served), and to fetch
+ * an archive the first time. An upstream that fails never takes anything cached away.
+ *
+ * In-memory state (upstreams, names, grants, per-account lists, documents) is validated by the
+ * catalog change counter, which triggers on the mirror tables move (migrations/012).
+ */
+export function createMirrorService (opts: MirrorOptions) {
+  const { mirror, store, changes } = opts
+  const transaction: Transactional = (fn) => {
+    const inTransaction = opts.transaction(fn)
+    return (...args) => {
+      try { return inTransaction(...args) } finally { changes.invalidate() }
+    }
+  }
+  let credentials: UpstreamCredentials | undefined
+  const creds = (): UpstreamCredentials => (credentials ??= loadUpstreamCredentials(opts.auth))
+
+  let syncedAt = -1
+  let upstreams: Upstream[] = []
+  let known = new Map<number, Map<string, UpstreamPackage>>()
+  let granted = new Set<string>()
+  const accounts = new Map<number, AccountMirror>()
+  const docs = new Map<string, Doc>()
+  const roots = new Map<number, { root: UpstreamRoot, providers: Map<string, string> | undefined, at: number }>()
+  const inFlight = new Map<string, Promise<unknown>>()
+  const stats = new Map<string, UpstreamStats>()
+
+  function sync (): void {
+    const counter = changes.current().catalog
+    if (counter === syncedAt) return
+    syncedAt = counter
+    upstreams = mirror.upstreams()
+    known = new Map(upstreams.map((u) => [u.id, new Map()]))
+    for (const p of mirror.packages()) known.get(p.upstreamId)?.set(p.name, p)
+    granted = new Set(mirror.grants().map((g) => `${g.accountId}:${g.upstreamId}`))
+    accounts.clear()
+  }
+
+  function statsOf (u: Upstream): UpstreamStats {
+    let s = stats.get(u.name)
+    if (s === undefined) stats.set(u.name, s = { requests: 0, errors: 0, bytes: 0, cacheHits: 0 })
+    return s
+  }
+
+  const visibleTo = (accountId: number, u: Upstream): boolean => u.access === 'all' || granted.has(`${accountId}:${u.id}`)
+  const hasData = (p: UpstreamPackage | undefined): p is UpstreamPackage => p !== undefined && p.metadataUpdatedAt > 0
+  /** Whether this upstream may serve the name at all: approved, or (lazy) known or matching its patterns. */
+  function serves (u: Upstream, name: string): boolean {
+    const p = known.get(u.id)?.get(name)
+    if (u.mode === 'approved') return p?.approved === true
+    return p !== undefined || u.patterns.some((pattern) => matchesPattern(name, pattern))
+  }
+
+  /** The upstream whose stored versions answer this name for this account. */
+  function source (accountId: number, name: string): { u: Upstream, p: UpstreamPackage } | undefined {
+    sync()
+    for (const u of upstreams) {
+      if (!visibleTo(accountId, u) || !serves(u, name)) continue
+      const p = known.get(u.id)?.get(name)
+      if (hasData(p)) return { u, p }
+    }
+    return undefined
+  }
+
+  function accountMirror (accountId: number, local: readonly string[], isLocal: (name: string) => boolean): AccountMirror {
+    sync()
+    const cached = accounts.get(accountId)
+    if (cached !== undefined && cached.local === local) return cached
+    const names = new Set<string>()
+    const patterns = new Set<string>()
+    for (const u of upstreams) {
+      if (!visibleTo(accountId, u)) continue
+      for (const p of known.get(u.id)?.values() ?? []) {
+        if (u.mode === 'approved' ? p.approved : hasData(p)) names.add(p.name)
+      }
+      if (u.mode === 'lazy') for (const pattern of u.patterns) patterns.add(pattern)
+    }
+    for (const n of local) names.delete(n)
+    const view: AccountMirror = { local, names: [...names].filter((n) => !isLocal(n)).sort(), patterns: [...patterns].sort(), roots: new Map() }
+    if (accounts.size >= 20_000) accounts.delete(accounts.keys().next().value!)
+    accounts.set(accountId, view)
+    return view
+  }
+
+  function mirrorPath (u: Upstream, v: MirroredVersion): string {
+    const type = (v.metadata.dist as { type?: unknown } | undefined)?.type
+    return `/mirror/${u.name}/${v.name}/${encodeURIComponent(v.versionNormalized)}.${type === 'tar' ? 'tar' : 'zip'}`
+  }
+
+  function buildDoc (u: Upstream, name: string, dev: boolean): string | null {
+    const versions = sortVersionsDescending(mirror.versions(u.id, name).filter((v) => isDevVersion(v.version) === dev), (v) => v.versionNormalized)
+    if (versions.length === 0) return null
+    const list = versions.map((v) => ({ ...v.metadata, dist: { ...(v.metadata.dist as Record<string, unknown>), url: `${BASE_URL_TOKEN}${mirrorPath(u, v)}` } }))
+    return JSON.stringify({ minified: 'composer/2.0', packages: { [name]: minify(list) } })
+  }
+
+  function nextUpdatedAt (previous: number): number {
+    return Math.max(nowSeconds(), previous + 1)
+  }
+
+  /** Counts one upstream request and records the upstream's health. */
+  async function measured<T> (u: Upstream, fn: () => Promise<T>): Promise<T> {
+    statsOf(u).requests++
+    try {
+      const result = await fn()
+      mirror.markSuccess(u.id)
+      return result
+    } catch (err) {
+      statsOf(u).errors++
+      mirror.markError(u.id, (err as Error).message)
+      opts.log?.('upstream request failed', { upstream: u.name, error: (err as Error).message })
+      throw err
+    }
+  }
+
+  async function getJson (u: Upstream, url: string, headers: Record<string, string> = {}): Promise<{ status: number, body: Buffer, lastModified: string | null }> {
+    const res = await upstreamGet(url, { credentials: creds(), timeoutMs: opts.timeoutMs, headers })
+    if (res.status === 304 || res.status === 404) {
+      res.body.resume()
+      res.done()
+      return { status: res.status, body: Buffer.alloc(0), lastModified: null }
+    }
+    if (res.status !== 200) {
+      res.body.resume()
+      res.done()
+      throw new UpstreamHttpError(`GET ${safeUrl(url)} answered ${res.status}`, res.status)
+    }
+    const body = await readBody(res, MAX_METADATA_BYTES, url)
+    statsOf(u).bytes += body.length
+    return { status: 200, body, lastModified: res.headers.get('last-modified') }
+  }
+
+  /** The upstream's root (and, for v1, its provider list), refetched when older than the maximum age. */
+  async function rootOf (u: Upstream, force = false): Promise<{ root: UpstreamRoot, providers: Map<string, string> | undefined }> {
+    const cached = roots.get(u.id)
+    if (cached !== undefined && !force && nowSeconds() - cached.at < opts.maxAgeSeconds) return cached
+    return await once(`root:${u.id}`, async () => {
+      const url = `${u.url}/packages.json`
+      const { body } = await measured(u, () => getJson(u, url))
+      if (body.length === 0) throw new UpstreamHttpError(`GET ${safeUrl(url)} answered 404: not a Composer repository`, 404)
+      const root = parseRoot(u.url, body)
+      let providers: Map<string, string> | undefined
+      if (root.protocol === 'v1') {
+        providers = new Map()
+        for (const include of root.includes) {
+          const res = await measured(u, () => getJson(u, include.url))
+          if (res.status !== 200) throw new UpstreamHttpError(`GET ${safeUrl(include.url)} answered ${res.status}`, res.status)
+          for (const [name, sha] of parseProviderIncludes(res.body, include.sha256, `provider include ${safeUrl(include.url)}`)) providers.set(name, sha)
+        }
+      }
+      const entry = { root, providers, at: nowSeconds() }
+      roots.set(u.id, entry)
+      return entry
+    })
+  }
+
+  /** One promise per key at a time: concurrent callers share it. */
+  function once<T> (key: string, fn: () => Promise<T>): Promise<T> {
+    const running = inFlight.get(key) as Promise<T> | undefined
+    if (running !== undefined) return running
+    const p = fn().finally(() => inFlight.delete(key))
+    inFlight.set(key, p)
+    return p
+  }
+
+  const store_ = transaction((u: Upstream, name: string, versions: UpstreamVersion[] | undefined, validator: string | null): boolean => {
+    mirror.ensurePackage(u.id, name)
+    let changed = false
+    if (versions !== undefined) {
+      const existing = new Map(mirror.versions(u.id, name).map((v) => [v.versionNormalized, v]))
+      for (const v of versions) {
+        const old = existing.get(v.versionNormalized)
+        const metadata = JSON.stringify(v.metadata)
+        if (old !== undefined && JSON.stringify(old.metadata) === metadata && old.distUrl === v.distUrl && old.distShasum === v.distShasum) continue
+        // Versions that vanish upstream are kept: a lock file naming them still installs.
+        mirror.upsertVersion({ upstreamId: u.id, name, version: v.version, versionNormalized: v.versionNormalized, metadata, distUrl: v.distUrl, distShasum: v.distShasum })
+        changed = true
+      }
+    }
+    const p = mirror.package(u.id, name)!
+    if (changed) mirror.setUpdated(u.id, name, nextUpdatedAt(p.metadataUpdatedAt))
+    mirror.setChecked(u.id, name, nowSeconds(), validator)
+    return changed
+  })
+
+  /** Asks the upstream for one package (conditionally) and stores what changed. */
+  function refresh (u: Upstream, name: string, force = false): Promise<boolean> {
+    return once(`pkg:${u.id}:${name}`, async () => {
+      const { root, providers } = await rootOf(u, force)
+      const previous = mirror.package(u.id, name)?.validator ?? null
+      if (root.protocol === 'v1') {
+        const sha = providers?.get(name)
+        if (sha === undefined) return store_(u, name, undefined, previous)
+        if (sha === previous && !force) return store_(u, name, undefined, previous)
+        const url = providerFileUrl(root.providersUrl, name, sha)
+        const res = await measured(u, () => getJson(u, url))
+        if (res.status !== 200) throw new UpstreamHttpError(`GET ${safeUrl(url)} answered ${res.status}`, res.status)
+        return store_(u, name, parseV1Provider(name, res.body, sha), sha)
+      }
+      const validators = parseValidators(previous)
+      const versions: UpstreamVersion[] = []
+      let any = false
+      const next: Record<string, string> = {}
+      for (const file of [name, `${name}~dev`]) {
+        const url = metadataFileUrl(root.metadataUrl, file)
+        const ims = force ? undefined : validators[file]
+        const res = await measured(u, () => getJson(u, url, ims === undefined ? {} : { 'if-modified-since': ims }))
+        if (res.status === 304 && ims !== undefined) next[file] = ims
+        if (res.status === 200) {
+          any = true
+          versions.push(...parseV2Document(name, res.body))
+          if (res.lastModified !== null) next[file] = res.lastModified
+        }
+      }
+      return store_(u, name, any ? versions : undefined, JSON.stringify(next))
+    })
+  }
+
+  function parseValidators (v: string | null): Record<string, string> {
+    try {
+      const parsed = JSON.parse(v ?? '{}') as unknown
+      return typeof parsed === 'object' && parsed !== null ? parsed as Record<string, string> : {}
+    } catch {
+      return {}
+    }
+  }
+
+  /** When a background refresh of a package last started: a failing upstream is asked at most once a minute per package. */
+  const attempted = new Map<string, number>()
+  function refreshInBackground (u: Upstream, name: string): void {
+    const key = `${u.id}:${name}`
+    const now = nowSeconds()
+    if (now - (attempted.get(key) ?? 0) < Math.min(60, opts.maxAgeSeconds)) return
+    if (attempted.size >= 100_000) attempted.clear()
+    attempted.set(key, now)
+    refresh(u, name).catch((err: unknown) => {
+      opts.log?.('background refresh failed; serving the stored metadata', { upstream: u.name, package: name, error: (err as Error).message })
+    })
+  }
+
+  function upstreamNamed (name: string): Upstream {
+    const u = mirror.upstream(name)
+    if (u === undefined) throw errors.notFound(`upstream "${name}"`)
+    return u
+  }
+
+  function checkPatterns (patterns: string[]): string[] {
+    const out = patterns.map((p) => p.trim().toLowerCase()).filter((p) => p !== '')
+    for (const p of out) {
+      if (!PATTERN.test(p)) throw errors.badRequest(`invalid pattern "${p}": use vendor patterns such as magento/* (or * for every name)`)
+    }
+    return [...new Set(out)]
+  }
+
+  async function archiveFile (u: Upstream, v: MirroredVersion): Promise<{ sha256: string, sha1: string, size: number }> {
+    if (v.sha256 !== null && v.sha1 !== null && v.size !== null) {
+      const onDisk = await stat(store.finalPath(v.sha256)).catch(() => undefined)
+      if (onDisk?.size === v.size) {
+        statsOf(u).cacheHits++
+        return { sha256: v.sha256, sha1: v.sha1, size: v.size }
+      }
+    }
+    return await once(`archive:${u.id}:${v.name}:${v.versionNormalized}`, () => measured(u, async () => {
+      const res = await upstreamGet(v.distUrl, { credentials: creds(), timeoutMs: opts.timeoutMs })
+      if (res.status !== 200) {
+        res.body.resume()
+        res.done()
+        throw new UpstreamHttpError(`GET ${safeUrl(v.distUrl)} answered ${res.status}`, res.status)
+      }
+      const expectedLength = Number(res.headers.get('content-length') ?? NaN)
+      let staged
+      try {
+        staged = await store.stageStream(res.body)
+      } catch (err) {
+        throw new UpstreamHttpError(`GET ${safeUrl(v.distUrl)}: transfer failed (${(err as Error).message})`, 0)
+      } finally {
+        res.done()
+      }
+      statsOf(u).bytes += staged.size
+      // A cut transfer or other bytes than upstream announced are never stored.
+      const problem = Number.isFinite(expectedLength) && expectedLength !== staged.size
+        ? `${staged.size} of ${expectedLength} bytes arrived`
+        : v.distShasum !== '' && v.distShasum !== staged.sha1 ? `SHA-1 ${staged.sha1} is not the ${v.distShasum} upstream published` : undefined
+      if (problem !== undefined) {
+        await store.discard(staged)
+        throw new UpstreamHttpError(`GET ${safeUrl(v.distUrl)}: ${problem}`, 0)
+      }
+      await store.commit(staged)
+      const archive = { sha256: staged.sha256, sha1: staged.sha1, size: staged.size }
+      mirror.setArchive(u.id, v.name, v.versionNormalized, archive)
+      return archive
+    }))
+  }
+
+  return {
+    /** Names the account may install from upstreams, for available-packages (local names shadow them). */
+    visibleNames (accountId: number, local: readonly string[], isLocal: (name: string) => boolean): string[] {
+      return accountMirror(accountId, local, isLocal).names
+    },
+    /** available-package-patterns from the lazy upstreams this account sees. */
+    patterns (accountId: number, local: readonly string[], isLocal: (name: string) => boolean): string[] {
+      return accountMirror(accountId, local, isLocal).patterns
+    },
+    /** Whether any upstream adds to this account's view (else the catalog answers alone). */
+    contributes (accountId: number): boolean {
+      sync()
+      return upstreams.some((u) => visibleTo(accountId, u))
+    },
+    /** packages.json for an account: its local names, the mirrored ones and the lazy patterns. */
+    root (accountId: number, baseUrl: string, local: readonly string[], isLocal: (name: string) => boolean): EncodedBody {
+      const view = accountMirror(accountId, local, isLocal)
+      let body = view.roots.get(baseUrl)
+      if (body === undefined) {
+        body = encodedBody(Buffer.from(JSON.stringify(rootDocument(baseUrl, [...local, ...view.names].sort(), view.patterns))))
+        if (view.roots.size < BASES_PER_DOCUMENT) view.roots.set(baseUrl, body)
+      }
+      return body
+    },
+    /** A mirrored p2 document (the caller has checked that no local package has this name). */
+    document (accountId: number, name: string, dev: boolean, baseUrl: string): { body: EncodedBody, updatedAt: number, lastModified: string } | undefined {
+      const found = source(accountId, name)
+      if (found === undefined) return undefined
+      const { u, p } = found
+      if (p.checkedAt === null || nowSeconds() - p.checkedAt >= opts.maxAgeSeconds) refreshInBackground(u, name)
+      const key = `${u.id}:${name}${dev ? '~dev' : ''}`
+      let entry = docs.get(key)
+      if (entry === undefined || entry.updatedAt !== p.metadataUpdatedAt) {
+        entry = { updatedAt: p.metadataUpdatedAt, lastModified: new Date(p.metadataUpdatedAt * 1000).toUTCString(), doc: buildDoc(u, name, dev), byBase: new Map() }
+        if (docs.size >= 10_000) docs.delete(docs.keys().next().value!)
+        docs.set(key, entry)
+      }
+      statsOf(u).cacheHits++
+      if (entry.doc === null) return undefined
+      let body = entry.byBase.get(baseUrl)
+      if (body === undefined) {
+        body = encodedBody(Buffer.from(withBaseUrl(entry.doc, baseUrl)))
+        if (entry.byBase.size < BASES_PER_DOCUMENT) entry.byBase.set(baseUrl, body)
+      }
+      return { body, updatedAt: entry.updatedAt, lastModified: entry.lastModified }
+    },
+    /** Whether an upstream this account sees might have the name but it has not been fetched (recently). */
+    mayFetch (accountId: number, name: string): boolean {
+      if (!isValidPackageName(name)) return false
+      sync()
+      if (source(accountId, name) !== undefined) return false
+      return upstreams.some((u) => {
+        if (!visibleTo(accountId, u) || !serves(u, name)) return false
+        const p = known.get(u.id)?.get(name)
+        return p?.checkedAt == null || nowSeconds() - p.checkedAt >= opts.maxAgeSeconds
+      })
+    },
+    /**
+     * Fetches a name from the upstreams that may serve it, in order, until one has it. Throws a
+     * 502 when no upstream answered and none had it: Composer shows the message.
+     */
+    async fetchLazy (accountId: number, name: string): Promise<void> {
+      sync()
+      const failures: string[] = []
+      for (const u of upstreams) {
+        if (!visibleTo(accountId, u) || !serves(u, name)) continue
+        try {
+          await refresh(u, name)
+        } catch (err) {
+          failures.push(`${u.name}: ${(err as Error).message}`)
+          continue
+        }
+        if (source(accountId, name) !== undefined) return
+      }
+      if (failures.length > 0 && source(accountId, name) === undefined) {
+        throw upstreamUnavailable(`${name} is not cached yet and the upstream could not be reached (${failures.join('; ')})`)
+      }
+    },
+    /**
+     * A mirrored archive for this account: from the store, or fetched once from upstream,
+     * checked and stored first. 404 for what the account cannot see.
+     */
+    async archive (accountId: number, upstreamName: string, name: string, versionNormalized: string): Promise<{ sha256: string, sha1: string, size: number, fetchedAt: string }> {
+      sync()
+      const u = upstreams.find((x) => x.name === upstreamName)
+      const missing = (): PackyardError => errors.notFound(`archive ${upstreamName}/${name}/${versionNormalized}`)
+      if (u === undefined || !visibleTo(accountId, u) || !serves(u, name)) throw missing()
+      const v = mirror.version(u.id, name, versionNormalized)
+      if (v === undefined) throw missing()
+      try {
+        return { ...await archiveFile(u, v), fetchedAt: v.fetchedAt }
+      } catch (err) {
+        if (err instanceof UpstreamHttpError || err instanceof UpstreamFormatError) {
+          throw upstreamUnavailable(`${name} ${v.version} is not cached yet and upstream ${u.name} failed: ${err.message}`)
+        }
+        throw err
+      }
+    },
+    openArchive (sha256: string, read?: { start?: number, end?: number, highWaterMark?: number }): ReadStream {
+      return store.open(sha256, read)
+    },
+
+    // --- operator commands -------------------------------------------------------------
+
+    async add (input: { name: string, url: string, mode?: string | undefined, access?: string | undefined, patterns?: string[] | undefined }): Promise<{ name: string, url: string, mode: UpstreamMode, access: UpstreamAccess }> {
+      if (!UPSTREAM_NAME.test(input.name)) throw errors.badRequest(`invalid upstream name "${input.name}": use lowercase letters, digits, dots, dashes or underscores`)
+      let url: URL
+      try { url = new URL(input.url) } catch { throw errors.badRequest(`invalid upstream URL "${input.url}": use an absolute http(s) URL`) }
+      if (url.protocol !== 'http:' && url.protocol !== 'https:') throw errors.badRequest('invalid upstream URL: use http or https')
+      if (url.username !== '' || url.password !== '' || url.search !== '' || url.hash !== '') {
+        throw errors.badRequest('invalid upstream URL: no credentials, query or fragment (credentials go in the upstream auth file, PACKYARD_UPSTREAM_AUTH_FILE)')
+      }
+      const mode = input.mode ?? 'lazy'
+      if (mode !== 'lazy' && mode !== 'approved') throw errors.badRequest(`invalid mode "${mode}": use lazy or approved`)
+      const access = input.access ?? 'all'
+      if (access !== 'all' && access !== 'granted') throw errors.badRequest(`invalid access "${access}": use all or granted`)
+      const clean = `${url.origin}${url.pathname.replace(/\/packages\.json$/, '').replace(/\/+$/, '')}`
+      let patterns = input.patterns === undefined ? undefined : checkPatterns(input.patterns)
+      const u = transaction(() => mirror.insertUpstream({ name: input.name, url: clean, mode, access, patterns: patterns ?? [] }))()
+      if (patterns === undefined && mode === 'lazy') {
+        // The upstream's own available-packages / patterns, as vendor patterns; none when it lists nothing.
+        try {
+          const { root, providers } = await rootOf(u, true)
+          patterns = vendorPatterns([...root.availablePackages, ...(providers?.keys() ?? [])], root.availablePatterns)
+          transaction(() => mirror.setPatterns(u.id, patterns!))()
+        } catch (err) {
+          opts.log?.('upstream not reachable while adding; no patterns', { upstream: u.name, error: (err as Error).message })
+        }
+      }
+      return { name: u.name, url: u.url, mode: u.mode, access: u.access }
+    },
+    list (): UpstreamStatus[] {
+      const counts = mirror.counts()
+      return mirror.upstreams().map((u) => ({
+        name: u.name,
+        url: u.url,
+        mode: u.mode,
+        access: u.access,
+        patterns: u.patterns,
+        lastSuccessAt: u.lastSuccessAt,
+        lastErrorAt: u.lastErrorAt,
+        lastError: u.lastError,
+        ...(counts.get(u.id) ?? { packages: 0, versions: 0, archives: 0 })
+      }))
+    },
+    remove (name: string): { name: string, removed: true } {
+      const u = upstreamNamed(name)
+      transaction(() => mirror.deleteUpstream(u.id))()
+      return { name: u.name, removed: true }
+    },
+    approve (upstreamName: string, packageName: string, approved: boolean): { upstream: string, package: string, approved: boolean } {
+      const u = upstreamNamed(upstreamName)
+      const name = packageName.toLowerCase()
+      if (!isValidPackageName(name)) throw errors.invalidPackageName(packageName)
+      transaction(() => { mirror.ensurePackage(u.id, name); mirror.setApproved(u.id, name, approved) })()
+      return { upstream: u.name, package: name, approved }
+    },
+    grant (username: string, upstreamName: string, grant: boolean): { username: string, upstream: string, granted: boolean } {
+      const account = opts.accounts.get(username)
+      const u = upstreamNamed(upstreamName)
+      transaction(() => grant ? mirror.grant(account.id, u.id) : mirror.revoke(account.id, u.id))()
+      return { username: account.username, upstream: u.name, granted: grant }
+    },
+    /** Refreshes every approved (approved mode) or already known (lazy mode) name of one or all upstreams now. */
+    async sync (upstreamName?: string): Promise<Array<{ upstream: string, packages: number, updated: number, errors: string[] }>> {
+      const list = upstreamName === undefined ? mirror.upstreams() : [upstreamNamed(upstreamName)]
+      const out = []
+      for (const u of list) {
+        const result = { upstream: u.name, packages: 0, updated: 0, errors: [] as string[] }
+        try {
+          await rootOf(u, true)
+          for (const p of mirror.packagesOf(u.id)) {
+            if (u.mode === 'approved' && !p.approved) continue
+            result.packages++
+            try {
+              if (await refresh(u, p.name, true)) result.updated++
+            } catch (err) {
+              result.errors.push(`${p.name}: ${(err as Error).message}`)
+            }
+          }
+        } catch (err) {
+          result.errors.push((err as Error).message)
+        }
+        out.push(result)
+      }
+      return out
+    },
+    /** For /metrics: counters per upstream, and the age of the oldest stored metadata. */
+    stats (): Array<{ upstream: string, oldestMetadataSeconds: number } & UpstreamStats> {
+      sync()
+      const now = nowSeconds()
+      return upstreams.map((u) => {
+        let oldest = now
+        for (const p of known.get(u.id)?.values() ?? []) if (hasData(p) && p.checkedAt !== null && p.checkedAt < oldest) oldest = p.checkedAt
+        return { upstream: u.name, ...statsOf(u), oldestMetadataSeconds: now - oldest }
+      })
+    },
+    /** Where background failures are logged (the server's logger). */
+    setLog (log: (msg: string, detail: Record<string, unknown>) => void): void {
+      opts.log = log
+    },
+    /** Waits for background refreshes (tests, shutdown). */
+    async settle (): Promise<void> {
+      while (inFlight.size > 0) await Promise.allSettled([...inFlight.values()])
+    }
+  }
+}
+
+export type MirrorService = ReturnType<typeof createMirrorService>

@@ -1,0 +1,82 @@
+import t from 'tap'
+import {
+  expandMinified, matchesPattern, parseProviderIncludes, parseRoot, parseV1Provider, parseV2Document, resolveRootUrl,
+  sha256Hex, UpstreamFormatError, vendorPatterns
+} from '../../src/composer/upstream-formats.js'
+import { credentialsFor, loadUpstreamCredentials } from '../../src/services/upstream-http.js'
+import { minify } from '../../src/composer/metadata.js'
+
+const full = [
+  { name: 'acme/widget', version: '2.1.0-p1', version_normalized: '2.1.0.0-patch1', type: 'library', require: { php: '>=8.1' }, dist: { type: 'zip', url: 'https://up.test/a.zip', reference: null, shasum: '1111111111111111111111111111111111111111' }, extra: { x: 1 } },
+  { name: 'acme/widget', version: '2.1.0', version_normalized: '2.1.0.0', type: 'library', require: { php: '>=8.1' }, dist: { type: 'zip', url: 'https://up.test/b.zip', reference: null, shasum: '' } }
+]
+
+t.test('the composer/2.0 expansion undoes the minifier, __unset included', async (t) => {
+  const min = minify(full)
+  t.same(min[1], { version: '2.1.0', version_normalized: '2.1.0.0', dist: full[1]!.dist, extra: '__unset' })
+  t.same(expandMinified(min), full)
+})
+
+t.test('a v2 document is read into complete versions with upstream dist URL and shasum', async (t) => {
+  const doc = JSON.stringify({ minified: 'composer/2.0', packages: { 'acme/widget': minify(full), 'other/x': [] } })
+  const versions = parseV2Document('acme/widget', doc)
+  t.equal(versions.length, 2)
+  t.equal(versions[1]!.versionNormalized, '2.1.0.0')
+  t.equal(versions[1]!.distUrl, 'https://up.test/b.zip')
+  t.equal(versions[1]!.distShasum, '')
+  t.equal(versions[1]!.metadata.extra, undefined, '__unset removed the key')
+  t.same(versions[1]!.metadata.require, { php: '>=8.1' }, 'inherited from the previous version')
+  t.same(parseV2Document('acme/none', doc), [])
+  t.throws(() => parseV2Document('acme/widget', '{"packages":{"acme/widget":{}}}'), UpstreamFormatError)
+  t.throws(() => parseV2Document('acme/widget', 'not json'), UpstreamFormatError)
+})
+
+t.test('a version without version_normalized gets Composer\'s normalisation; one without dist is left out', async (t) => {
+  const doc = JSON.stringify({ packages: { 'acme/w': [{ name: 'acme/w', version: 'v1.2', dist: { type: 'zip', url: 'https://up.test/w.zip' } }, { name: 'acme/w', version: '2.0.0' }] } })
+  const versions = parseV2Document('acme/w', doc)
+  t.equal(versions.length, 1)
+  t.equal(versions[0]!.versionNormalized, '1.2.0.0')
+})
+
+t.test('v1 provider files are checked against the sha256 their parent names', async (t) => {
+  const provider = Buffer.from(JSON.stringify({ packages: { 'legacy/tool': { '1.0.0': { name: 'legacy/tool', version: '1.0.0', uid: 7, 'notification-url': 'https://up.test/n', dist: { type: 'zip', url: 'https://up.test/t.zip', shasum: 'ABCDEF' } } } } }))
+  const sha = sha256Hex(provider)
+  const includes = Buffer.from(JSON.stringify({ providers: { 'legacy/tool': { sha256: sha } } }))
+  t.same([...parseProviderIncludes(includes, sha256Hex(includes), 'include')], [['legacy/tool', sha]])
+  t.throws(() => parseProviderIncludes(includes, '0'.repeat(64), 'include'), /sha256 .* does not match/)
+  const versions = parseV1Provider('legacy/tool', provider, sha)
+  t.equal(versions.length, 1)
+  t.equal(versions[0]!.versionNormalized, '1.0.0.0')
+  t.equal(versions[0]!.distShasum, 'abcdef')
+  t.equal(versions[0]!.metadata.uid, undefined, 'uid is v1 bookkeeping')
+  t.equal(versions[0]!.metadata['notification-url'], undefined, 'installs notify this server, not upstream')
+  const tampered = Buffer.concat([provider, Buffer.from(' ')])
+  t.throws(() => parseV1Provider('legacy/tool', tampered, sha), UpstreamFormatError)
+})
+
+t.test('roots: v2 wins over v1, URLs resolve as Composer resolves them', async (t) => {
+  const v2 = parseRoot('https://up.test/repo', JSON.stringify({ 'metadata-url': '/p2/%package%.json', 'providers-url': '/p/%package%$%hash%.json', 'available-packages': ['Acme/A'] }))
+  t.same(v2, { protocol: 'v2', metadataUrl: 'https://up.test/p2/%package%.json', availablePackages: ['acme/a'], availablePatterns: [] })
+  const sha = 'a'.repeat(64)
+  const v1 = parseRoot('https://up.test', JSON.stringify({ 'providers-url': '/p/%package%$%hash%.json', 'provider-includes': { 'p/provider-all$%hash%.json': { sha256: sha } } }))
+  t.equal(v1.protocol, 'v1')
+  t.same(v1.protocol === 'v1' && v1.includes, [{ url: `https://up.test/p/provider-all$${sha}.json`, sha256: sha }])
+  t.throws(() => parseRoot('https://up.test', '{"packages":{}}'), /neither metadata-url/)
+  t.equal(resolveRootUrl('https://up.test/sub', 'https://cdn.test/x'), 'https://cdn.test/x')
+})
+
+t.test('patterns: vendors of advertised names, Composer\'s anchored wildcard match', async (t) => {
+  t.same(vendorPatterns(['magento/module-a', 'magento/framework', 'laminas/x'], ['psr/*']), ['laminas/*', 'magento/*', 'psr/*'])
+  t.ok(matchesPattern('magento/module-a', 'magento/*'))
+  t.notOk(matchesPattern('magentox/a', 'magento/*'))
+  t.ok(matchesPattern('any/thing', '*'))
+})
+
+t.test('upstream credentials match the request URL\'s host and port only', async (t) => {
+  const creds = loadUpstreamCredentials({ json: JSON.stringify({ 'http-basic': { 'repo.test:8443': { username: 'a', password: 'b' }, 'other.test': { username: 'c', password: 'd' } } }) })
+  t.same(credentialsFor(creds, new URL('https://repo.test:8443/x')), { username: 'a', password: 'b' })
+  t.equal(credentialsFor(creds, new URL('https://repo.test/x')), undefined)
+  t.same(credentialsFor(creds, new URL('https://other.test:99/x')), { username: 'c', password: 'd' })
+  t.equal(credentialsFor(creds, new URL('https://cdn.test/x')), undefined)
+  t.throws(() => loadUpstreamCredentials({ json: '{oops' }), /not valid JSON/)
+})
