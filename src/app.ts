@@ -32,7 +32,7 @@ export interface BuildOptions {
 export async function buildApp (config: Config, options: BuildOptions = {}): Promise<FastifyInstance> {
   const ctx = createContext(config)
   // stdout through one buffered, asynchronous sink (log-sink.ts): a log line is a buffer
-  // append; the buffer is written once per event-loop iteration, and synchronously at exit.
+  // append; the buffer is written at most 25 ms later in one write, and synchronously at exit.
   const stdout = options.logStream === undefined ? createLogSink(1) : undefined
   const logStream = options.logStream ?? stdout!
   const accessLog = createAccessLog(config.logLevel, logStream)
