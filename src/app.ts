@@ -132,10 +132,12 @@ export async function buildApp (config: Config, options: BuildOptions = {}): Pro
   await app.register(downloadsRoutes, { prefix: '/products/downloads', config, downloads: ctx.downloads, onAuthFailure: countAuthFailure('downloads') })
   // Publishing over HTTP with operator API tokens (never access keys or passwords).
   await app.register(publishApi, { config, catalog: ctx.catalog, apiTokens: ctx.apiTokens })
+  // Every operator route below needs an admin API token.
+  const adminOnly = createApiAuth({ tokens: ctx.apiTokens, realm: config.realm }).requireScope('admin')
   await app.register(adminWebhooks, {
     prefix: '/api/v1/admin/webhooks',
     webhooks: ctx.webhooks,
-    authorize: createApiAuth({ tokens: ctx.apiTokens, realm: config.realm }).requireScope('admin')
+    authorize: adminOnly
   })
   // Customers (accounts, keys, suspension) for the operator, with an admin API token.
   await app.register(adminAccounts, {
@@ -143,7 +145,7 @@ export async function buildApp (config: Config, options: BuildOptions = {}): Pro
     accounts: ctx.accounts,
     keys: ctx.keys,
     sessions: ctx.sessions,
-    authorize: createApiAuth({ tokens: ctx.apiTokens, realm: config.realm }).requireScope('admin')
+    authorize: adminOnly
   })
   // Grants with licence rules, packages (access, abandoned, yank) and advisories for the operator.
   await app.register(adminCatalog, {
@@ -151,7 +153,7 @@ export async function buildApp (config: Config, options: BuildOptions = {}): Pro
     catalog: ctx.catalog,
     grants: ctx.grants,
     advisories: ctx.advisories,
-    authorize: createApiAuth({ tokens: ctx.apiTokens, realm: config.realm }).requireScope('admin')
+    authorize: adminOnly
   })
   return app
 }

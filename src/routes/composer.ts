@@ -12,7 +12,7 @@ import { createCodingChooser, type ContentCoding, type EncodedBody } from '../se
 import type { KeyThrottle } from '../services/key-throttle.js'
 import { errors } from '../errors.js'
 import { isValidPackageName } from '../composer/composer-json.js'
-import { byteRange } from '../http/byte-range.js'
+import { sendImmutableFile } from '../http/immutable-file.js'
 
 export interface ComposerRoutesOptions {
   config: Config
@@ -41,9 +41,6 @@ export const AUTH_MESSAGES: Record<Exclude<AuthResult, { ok: true }>['reason'] |
 }
 
 const THROTTLED_MESSAGE = 'Too many failed attempts with these access keys from your address. Wait and check the public and private key in auth.json against your account\'s Access Keys page.'
-
-/** Archives are read in chunks this large: fewer read calls and socket writes than the default 64 KiB. */
-const ARCHIVE_READ_BYTES = 1024 * 1024
 
 export const chooseCoding = createCodingChooser((header) => negotiate<ContentCoding>(header, ['br', 'gzip']) ?? undefined)
 
@@ -158,34 +155,16 @@ export default async function composerRoutes (app: FastifyInstance, opts: Compos
       const packageName = `${vendor}/${name}`
       if (!isValidPackageName(packageName) || !/^[A-Za-z0-9._-]+\.zip$/.test(file)) throw errors.notFound(`archive ${packageName}/${file}`)
       const version = catalog.archive(accountOf(request), packageName, file)
-      const lastModified = new Date(version.releasedAt).toUTCString()
       reply.header('content-type', 'application/zip')
-      reply.header('accept-ranges', 'bytes')
       reply.header('content-disposition', `attachment; filename="${version.distFile}"`)
-      reply.header('x-checksum-sha1', version.shasum)
-      reply.header('etag', `"${version.shasum}"`)
-      reply.header('cache-control', 'private, max-age=31536000, immutable')
-      reply.header('last-modified', lastModified)
-      // A resumed download: If-Range (the ETag or the date) guards against a changed file;
-      // archives are immutable, so it only ever fails for a foreign validator.
-      const ifRange = request.headers['if-range']
-      const range = ifRange === undefined || ifRange === `"${version.shasum}"` || ifRange === lastModified
-        ? byteRange(request.headers.range, version.size)
-        : undefined
-      if (range === 'unsatisfiable') {
-        reply.header('content-range', `bytes */${version.size}`)
-        throw errors.rangeNotSatisfiable(version.size)
-      }
-      if (range !== undefined) {
-        reply.code(206)
-        reply.header('content-range', `bytes ${range.start}-${range.end}/${version.size}`)
-      }
-      reply.header('content-length', range === undefined ? version.size : range.end - range.start + 1)
-      // Headers only: no file opened, not counted as a download.
-      if (request.method === 'HEAD') return reply.send()
-      // A resumed transfer is the same download: count the one that starts at byte 0.
-      if (range === undefined || range.start === 0) opts.onArchiveDownload?.(packageName)
-      return reply.send(catalog.openArchive(version, range === undefined ? { highWaterMark: ARCHIVE_READ_BYTES } : { ...range, highWaterMark: ARCHIVE_READ_BYTES }))
+      const sent = sendImmutableFile(request, reply, {
+        size: version.size,
+        sha1: version.shasum,
+        lastModified: new Date(version.releasedAt),
+        open: (read) => catalog.openArchive(version, read)
+      })
+      if (sent.fromStart) opts.onArchiveDownload?.(packageName)
+      return sent.reply
     }
   })
 

@@ -3,7 +3,7 @@ import type { CatalogService } from '../services/catalog.js'
 import type { MirrorService } from '../services/mirror.js'
 import { errors } from '../errors.js'
 import { isValidPackageName } from '../composer/composer-json.js'
-import { byteRange } from '../http/byte-range.js'
+import { sendImmutableFile } from '../http/immutable-file.js'
 
 export interface MirrorArchiveOptions {
   catalog: CatalogService
@@ -30,28 +30,15 @@ export default async function mirrorArchiveRoutes (app: FastifyInstance, opts: M
       // A local package of the same name shadows every upstream, archives included.
       if (!isValidPackageName(packageName) || match === null || catalog.exists(packageName)) throw errors.notFound(`archive ${upstream}/${packageName}/${file}`)
       const archive = await mirror.archive(request.principal!.accountId, upstream, packageName, match[1]!)
-      const lastModified = new Date(archive.fetchedAt).toUTCString()
       reply.header('content-type', match[2] === 'tar' ? 'application/x-tar' : 'application/zip')
-      reply.header('accept-ranges', 'bytes')
-      reply.header('x-checksum-sha1', archive.sha1)
-      reply.header('etag', `"${archive.sha1}"`)
-      reply.header('cache-control', 'private, max-age=31536000, immutable')
-      const ifRange = request.headers['if-range']
-      const range = ifRange === undefined || ifRange === `"${archive.sha1}"` || ifRange === lastModified
-        ? byteRange(request.headers.range, archive.size)
-        : undefined
-      if (range === 'unsatisfiable') {
-        reply.header('content-range', `bytes */${archive.size}`)
-        throw errors.rangeNotSatisfiable(archive.size)
-      }
-      if (range !== undefined) {
-        reply.code(206)
-        reply.header('content-range', `bytes ${range.start}-${range.end}/${archive.size}`)
-      }
-      reply.header('content-length', range === undefined ? archive.size : range.end - range.start + 1)
-      if (request.method === 'HEAD') return reply.send()
-      if (range === undefined || range.start === 0) opts.onArchiveDownload?.(packageName)
-      return reply.send(mirror.openArchive(archive.sha256, range === undefined ? { highWaterMark: 1024 * 1024 } : { ...range, highWaterMark: 1024 * 1024 }))
+      const sent = sendImmutableFile(request, reply, {
+        size: archive.size,
+        sha1: archive.sha1,
+        lastModified: new Date(archive.fetchedAt),
+        open: (read) => mirror.openArchive(archive.sha256, read)
+      })
+      if (sent.fromStart) opts.onArchiveDownload?.(packageName)
+      return sent.reply
     }
   })
 }
