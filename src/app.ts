@@ -18,6 +18,7 @@ import publishApi from './routes/publish-api.js'
 import adminWebhooks from './routes/admin-webhooks.js'
 import adminCatalog from './routes/admin-catalog.js'
 import adminAccounts from './routes/admin-accounts.js'
+import adminUpstreams from './routes/admin-upstreams.js'
 import { createApiAuth } from './routes/api-auth.js'
 import type { WebhookWorker } from './services/webhook-delivery.js'
 import { createLoginThrottle } from './services/login-throttle.js'
@@ -155,5 +156,7 @@ export async function buildApp (config: Config, options: BuildOptions = {}): Pro
     advisories: ctx.advisories,
     authorize: adminOnly
   })
+  // Mirrored upstreams (the `packyard upstream` commands) for the operator, with an admin API token.
+  await app.register(adminUpstreams, { prefix: '/api/v1/admin', mirror: ctx.mirror, authorize: adminOnly })
   return app
 }

@@ -77,11 +77,11 @@ export function createContext (config: Config) {
     sessions: createSessionService({ sessions: repos.sessions }),
     downloads,
     grants: createGrantService({ transaction, accounts, catalog, downloads, emit }),
-    health: createHealthService({ health: repos.health }),
+    health: createHealthService({ health: repos.health, upstreams: mirror.health }),
     backups: createBackupService({ backups: repos.backups, store, dataDir: config.dataDir }),
     apiTokens: createApiTokenService({ tokens: createApiTokensRepository(db) }),
     webhooks,
-    advisories: createAdvisoryService({ advisories: createAdvisoriesRepository(db), catalog })
+    advisories: createAdvisoryService({ advisories: createAdvisoriesRepository(db), catalog, mirror })
   }
   let closed = false
   return {

@@ -27,7 +27,8 @@ export interface UpstreamVersion {
 
 /** What an upstream's packages.json says about how to read it. */
 export type UpstreamRoot =
-  | { protocol: 'v2', metadataUrl: string, availablePackages: string[], availablePatterns: string[] }
+  /** `advisoriesUrl`: the `security-advisories` api-url (§6.5), read only alongside metadata-url as Composer does. */
+  | { protocol: 'v2', metadataUrl: string, advisoriesUrl: string | undefined, availablePackages: string[], availablePatterns: string[] }
   | { protocol: 'v1', providersUrl: string, includes: Array<{ url: string, sha256: string }>, availablePackages: string[], availablePatterns: string[] }
 
 function isObject (v: unknown): v is Json {
@@ -86,7 +87,9 @@ export function parseRoot (repositoryUrl: string, bytes: Buffer | string): Upstr
   const availablePackages = stringList(root['available-packages'])
   const availablePatterns = stringList(root['available-package-patterns'])
   if (typeof root['metadata-url'] === 'string') {
-    return { protocol: 'v2', metadataUrl: resolveRootUrl(repositoryUrl, root['metadata-url']), availablePackages, availablePatterns }
+    const sa = root['security-advisories']
+    const apiUrl = isObject(sa) && typeof sa['api-url'] === 'string' && sa['api-url'] !== '' ? resolveRootUrl(repositoryUrl, sa['api-url']) : undefined
+    return { protocol: 'v2', metadataUrl: resolveRootUrl(repositoryUrl, root['metadata-url']), advisoriesUrl: apiUrl, availablePackages, availablePatterns }
   }
   if (typeof root['providers-url'] === 'string' && isObject(root['provider-includes'])) {
     const includes = Object.entries(root['provider-includes']).map(([file, info]) => {

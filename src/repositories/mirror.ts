@@ -137,6 +137,11 @@ export function createMirrorRepository (db: Db) {
   const insertGrant = db.prepare<[number, number, string], void>('INSERT OR IGNORE INTO upstream_grants (account_id, upstream_id, created_at) VALUES (?, ?, ?)')
   const deleteGrant = db.prepare<[number, number], void>('DELETE FROM upstream_grants WHERE account_id = ? AND upstream_id = ?')
   const allGrants = db.prepare<[], { account_id: number, upstream_id: number }>('SELECT account_id, upstream_id FROM upstream_grants')
+  const advisoriesOf = db.prepare<[number, string], { name: string, advisories: string, fetched_at: number }>(
+    'SELECT name, advisories, fetched_at FROM upstream_advisories WHERE upstream_id = ? AND name IN (SELECT value FROM json_each(?))')
+  const upsertAdvisories = db.prepare<[number, string, string, number], void>(
+    `INSERT INTO upstream_advisories (upstream_id, name, advisories, fetched_at) VALUES (?, ?, ?, ?)
+     ON CONFLICT (upstream_id, name) DO UPDATE SET advisories = excluded.advisories, fetched_at = excluded.fetched_at`)
   const counts = db.prepare<[], { upstream_id: number, packages: number, versions: number, archives: number }>(
     `SELECT upstream_id, count(DISTINCT name) AS packages, count(*) AS versions, count(sha256) AS archives
      FROM mirrored_versions GROUP BY upstream_id`)
@@ -178,6 +183,12 @@ export function createMirrorRepository (db: Db) {
     grant: (accountId: number, upstreamId: number): void => { insertGrant.run(accountId, upstreamId, new Date().toISOString()) },
     revoke: (accountId: number, upstreamId: number): void => { deleteGrant.run(accountId, upstreamId) },
     grants: (): Array<{ accountId: number, upstreamId: number }> => allGrants.all().map((g) => ({ accountId: g.account_id, upstreamId: g.upstream_id })),
+    /** Stored upstream advisories of these names: the JSON list and when it was fetched (Unix seconds). */
+    advisories: (upstreamId: number, names: string[]): Map<string, { advisories: string, fetchedAt: number }> =>
+      new Map(advisoriesOf.all(upstreamId, JSON.stringify(names)).map((r) => [r.name, { advisories: r.advisories, fetchedAt: r.fetched_at }])),
+    storeAdvisories: db.transaction((upstreamId: number, lists: Map<string, string>, fetchedAt: number): void => {
+      for (const [name, json] of lists) upsertAdvisories.run(upstreamId, name, json, fetchedAt)
+    }),
     counts: () => new Map(counts.all().map((c) => [c.upstream_id, { packages: c.packages, versions: c.versions, archives: c.archives }]))
   }
 }

@@ -191,7 +191,7 @@ export default async function composerRoutes (app: FastifyInstance, opts: Compos
     if (request.body instanceof URLSearchParams) {
       for (const [key, value] of request.body) if (/^packages(\[\d*\])?$/.test(key)) names.push(value)
     }
-    const advisories = opts.advisories.forAccount(accountOf(request), names.slice(0, 5000))
+    const advisories = await opts.advisories.forAccount(accountOf(request), names.slice(0, 5000))
     return sendJson(reply, JSON.stringify({ advisories }))
   })
 

@@ -3,6 +3,7 @@ import { ADVISORY_PREFIX, type AdvisoriesRepository } from '../repositories/advi
 import { parseConstraint } from '../composer/constraint.js'
 import { errors } from '../errors.js'
 import type { CatalogService } from './catalog.js'
+import type { MirrorService } from './mirror.js'
 
 export interface AdvisoryInput {
   package: string
@@ -35,7 +36,7 @@ const CVE = /^CVE-\d{4}-\d{4,}$/
  * affected versions as a Composer constraint; Composer POSTs the names it has installed
  * and gets the advisories of the packages this account can see.
  */
-export function createAdvisoryService (deps: { advisories: AdvisoriesRepository, catalog: CatalogService }) {
+export function createAdvisoryService (deps: { advisories: AdvisoriesRepository, catalog: CatalogService, mirror?: MirrorService | undefined }) {
   const { advisories, catalog } = deps
 
   function parseId (id: string | number): number {
@@ -76,9 +77,10 @@ export function createAdvisoryService (deps: { advisories: AdvisoriesRepository,
     },
     /**
      * Composer's audit answer: every asked name this account can see, with its advisories
-     * (an empty list when it has none); names it cannot see are left out.
+     * (an empty list when it has none); names it cannot see are left out. A name this account
+     * installs from a mirrored upstream gets that upstream's advisories (services/mirror.ts).
      */
-    forAccount (accountId: number, names: string[]): Record<string, ComposerAdvisory[]> {
+    async forAccount (accountId: number, names: string[]): Promise<Record<string, ComposerAdvisory[]>> {
       const visible = new Set(catalog.visibleNames(accountId))
       const asked = [...new Set(names.map((n) => n.toLowerCase()))].filter((n) => visible.has(n))
       const out: Record<string, ComposerAdvisory[]> = {}
@@ -95,6 +97,11 @@ export function createAdvisoryService (deps: { advisories: AdvisoriesRepository,
           sources: [{ name: 'Packyard', remoteId: a.advisoryId }],
           severity: a.severity
         })
+      }
+      // Local packages shadow upstream ones completely: only names no local package has are asked upstream.
+      const mirrored = deps.mirror === undefined ? [] : asked.filter((n) => !catalog.isLocal(n))
+      if (mirrored.length > 0) {
+        for (const [name, list] of await deps.mirror!.advisories(accountId, mirrored)) out[name]!.push(...list)
       }
       return out
     }

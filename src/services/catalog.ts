@@ -288,6 +288,10 @@ export function createCatalogService (deps: { transaction: Transactional, packag
       }
       return out
     },
+    /** Whether a local package of this name exists (it shadows every upstream), from memory. */
+    isLocal (name: string): boolean {
+      return view.package(name) !== undefined
+    },
     /** The names this account may install (available-packages), from memory. */
     visibleNames (accountId: number): string[] {
       const local = view.visibleNames(accountId)

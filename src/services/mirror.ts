@@ -15,6 +15,7 @@ import { isValidPackageName } from '../composer/composer-json.js'
 import { encodedBody, type EncodedBody } from './encoded-body.js'
 import { loadUpstreamCredentials, readBody, safeUrl, upstreamGet, UpstreamHttpError, type UpstreamCredentials } from './upstream-http.js'
 import type { AccountService } from './accounts.js'
+import type { ComposerAdvisory } from './advisories.js'
 
 export interface MirrorOptions {
   mirror: MirrorRepository
@@ -35,7 +36,17 @@ export interface MirrorOptions {
 /** Counters per upstream, read by the Prometheus collector. */
 export interface UpstreamStats { requests: number, errors: number, bytes: number, cacheHits: number }
 
+/** One upstream in /healthz: healthy unless its last request failed after its last success. */
+export interface UpstreamHealth {
+  name: string
+  healthy: boolean
+  lastSuccessAt: string | null
+  lastErrorAt: string | null
+  lastError: string | null
+}
+
 export interface UpstreamStatus {
+  healthy: boolean
   name: string
   url: string
   mode: UpstreamMode
@@ -55,9 +66,13 @@ interface AccountMirror { local: readonly string[], names: string[], patterns: s
 const UPSTREAM_NAME = /^[a-z0-9][a-z0-9._-]{0,63}$/
 const PATTERN = /^[a-z0-9*][a-z0-9_.*-]*(\/[a-z0-9_.*-]+)?$/
 const MAX_METADATA_BYTES = 64 * 1024 * 1024
+/** composer audit gives up after 10 s: an upstream's advisories API gets less than that. */
+const ADVISORIES_TIMEOUT_MS = 5000
 const BASES_PER_DOCUMENT = 4
 
 const nowSeconds = (): number => Math.floor(Date.now() / 1000)
+/** No error recorded, or a success at or after the last error (ISO times compare as strings). */
+const isHealthy = (u: Upstream): boolean => u.lastErrorAt === null || (u.lastSuccessAt !== null && u.lastSuccessAt >= u.lastErrorAt)
 
 /** A 502 whose message Composer shows: an upstream could not give what is not cached yet. */
 function upstreamUnavailable (message: string): PackyardError {
@@ -309,6 +324,87 @@ export function createMirrorService (opts: MirrorOptions) {
     })
   }
 
+  /** One upstream advisory as Composer reads it, or undefined when it lacks what Composer needs. */
+  function cleanAdvisory (u: Upstream, name: string, a: unknown): ComposerAdvisory | undefined {
+    if (typeof a !== 'object' || a === null || Array.isArray(a)) return undefined
+    const o = a as Record<string, unknown>
+    const text = (v: unknown): string | null => typeof v === 'string' && v.trim() !== '' ? v : null
+    const advisoryId = text(o.advisoryId)
+    const affectedVersions = text(o.affectedVersions)
+    const title = text(o.title)
+    if (advisoryId === null || affectedVersions === null || title === null) return undefined
+    const sources = (Array.isArray(o.sources) ? o.sources as unknown[] : [])
+      .filter((s): s is { name: string, remoteId: string } => typeof s === 'object' && s !== null &&
+        typeof (s as Record<string, unknown>).name === 'string' && typeof (s as Record<string, unknown>).remoteId === 'string')
+      .map((s) => ({ name: s.name, remoteId: s.remoteId }))
+    return {
+      advisoryId,
+      packageName: name,
+      affectedVersions,
+      title,
+      cve: text(o.cve),
+      link: text(o.link),
+      // Composer parses reportedAt with DateTime: an upstream that gives none gets the fetch time.
+      reportedAt: text(o.reportedAt) ?? new Date().toISOString().slice(0, 19).replace('T', ' '),
+      sources: sources.length > 0 ? sources : [{ name: `upstream ${u.name}`, remoteId: advisoryId }],
+      severity: text(o.severity)
+    }
+  }
+
+  /** POSTs the names to the upstream's advisories API; undefined when its root advertises none. */
+  async function fetchAdvisories (u: Upstream, names: string[]): Promise<Map<string, string> | undefined> {
+    const { root } = await rootOf(u)
+    if (root.protocol !== 'v2' || root.advisoriesUrl === undefined) return undefined
+    const url = root.advisoriesUrl
+    const form = names.map((n, i) => `packages%5B${i}%5D=${encodeURIComponent(n)}`).join('&')
+    const body = await measured(u, async () => {
+      const res = await upstreamGet(url, { credentials: creds(), timeoutMs: Math.min(opts.timeoutMs, ADVISORIES_TIMEOUT_MS), form })
+      if (res.status !== 200) {
+        res.body.resume()
+        res.done()
+        throw new UpstreamHttpError(`POST ${safeUrl(url)} answered ${res.status}`, res.status)
+      }
+      const bytes = await readBody(res, MAX_METADATA_BYTES, url)
+      statsOf(u).bytes += bytes.length
+      let parsed: unknown
+      try { parsed = JSON.parse(bytes.toString()) } catch { throw new UpstreamFormatError(`POST ${safeUrl(url)}: not valid JSON`) }
+      const advisories = (parsed as { advisories?: unknown } | null)?.advisories
+      // PHP encodes an empty map as []: no advisories at all.
+      if (Array.isArray(advisories) && advisories.length === 0) return {}
+      if (typeof advisories !== 'object' || advisories === null || Array.isArray(advisories)) throw new UpstreamFormatError(`POST ${safeUrl(url)}: no "advisories" map`)
+      return advisories as Record<string, unknown>
+    })
+    const lists = new Map<string, string>()
+    for (const name of names) {
+      const given = Object.hasOwn(body, name) ? body[name] : []
+      const list = (Array.isArray(given) ? given as unknown[] : Object.values(given as object ?? {})).map((a) => cleanAdvisory(u, name, a)).filter((a) => a !== undefined)
+      lists.set(name, JSON.stringify(list))
+    }
+    return lists
+  }
+
+  /** When fetching advisories from an upstream last failed: a failing upstream is asked at most once a minute. */
+  const advisoriesFailedAt = new Map<number, number>()
+  /** An upstream's advisories for these names: stored ones younger than the maximum age, else fetched; stale ones when it fails. */
+  async function upstreamAdvisories (u: Upstream, names: string[]): Promise<Array<[string, ComposerAdvisory[]]>> {
+    const stored = mirror.advisories(u.id, names)
+    const now = nowSeconds()
+    const due = names.filter((n) => { const s = stored.get(n); return s === undefined || now - s.fetchedAt >= opts.maxAgeSeconds })
+    if (due.length > 0 && now - (advisoriesFailedAt.get(u.id) ?? 0) >= Math.min(60, opts.maxAgeSeconds)) {
+      try {
+        const fetched = await fetchAdvisories(u, due)
+        if (fetched !== undefined) {
+          mirror.storeAdvisories(u.id, fetched, now)
+          for (const [name, json] of fetched) stored.set(name, { advisories: json, fetchedAt: now })
+        }
+      } catch (err) {
+        advisoriesFailedAt.set(u.id, now)
+        opts.log?.('upstream advisories failed; serving the stored ones', { upstream: u.name, error: (err as Error).message })
+      }
+    }
+    return names.map((n) => [n, JSON.parse(stored.get(n)?.advisories ?? '[]') as ComposerAdvisory[]])
+  }
+
   function upstreamNamed (name: string): Upstream {
     const u = mirror.upstream(name)
     if (u === undefined) throw errors.notFound(`upstream "${name}"`)
@@ -461,6 +557,27 @@ export function createMirrorService (opts: MirrorOptions) {
         throw err
       }
     },
+    /**
+     * Security advisories of the mirrored names this account installs from an upstream, from
+     * that upstream's `security-advisories` api-url (with its credentials), stored with their
+     * fetch time and served stale while it fails. Names a local package has are the caller's.
+     */
+    async advisories (accountId: number, names: string[]): Promise<Map<string, ComposerAdvisory[]>> {
+      sync()
+      const byUpstream = new Map<Upstream, string[]>()
+      for (const name of names) {
+        const found = source(accountId, name)
+        if (found === undefined) continue
+        const list = byUpstream.get(found.u)
+        if (list === undefined) byUpstream.set(found.u, [name])
+        else list.push(name)
+      }
+      const out = new Map<string, ComposerAdvisory[]>()
+      for (const lists of await Promise.all([...byUpstream].map(([u, list]) => upstreamAdvisories(u, list)))) {
+        for (const [name, advisories] of lists) out.set(name, advisories)
+      }
+      return out
+    },
     openArchive (sha256: string, read?: { start?: number, end?: number, highWaterMark?: number }): ReadStream {
       return store.open(sha256, read)
     },
@@ -497,6 +614,7 @@ export function createMirrorService (opts: MirrorOptions) {
     list (): UpstreamStatus[] {
       const counts = mirror.counts()
       return mirror.upstreams().map((u) => ({
+        healthy: isHealthy(u),
         name: u.name,
         url: u.url,
         mode: u.mode,
@@ -507,6 +625,10 @@ export function createMirrorService (opts: MirrorOptions) {
         lastError: u.lastError,
         ...(counts.get(u.id) ?? { packages: 0, versions: 0, archives: 0 })
       }))
+    },
+    /** Health of every upstream, read from the database (the CLI's `upstream sync` counts too). */
+    health (): UpstreamHealth[] {
+      return mirror.upstreams().map((u) => ({ name: u.name, healthy: isHealthy(u), lastSuccessAt: u.lastSuccessAt, lastErrorAt: u.lastErrorAt, lastError: u.lastError }))
     },
     remove (name: string): { name: string, removed: true } {
       const u = upstreamNamed(name)

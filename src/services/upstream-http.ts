@@ -69,12 +69,13 @@ const MAX_REDIRECTS = 5
  * first host's credentials), redirects followed by hand, and an idle timeout: the request fails
  * when nothing arrives for `timeoutMs`, while headers are awaited and while the body is read.
  */
-export async function upstreamGet (url: string, opts: { credentials: UpstreamCredentials, timeoutMs: number, headers?: Record<string, string> }): Promise<UpstreamResponse> {
+export async function upstreamGet (url: string, opts: { credentials: UpstreamCredentials, timeoutMs: number, headers?: Record<string, string>, form?: string }): Promise<UpstreamResponse> {
   const controller = new AbortController()
+  const verb = opts.form === undefined ? 'GET' : 'POST'
   let timer: NodeJS.Timeout | undefined
   const touch = (): void => {
     clearTimeout(timer)
-    timer = setTimeout(() => controller.abort(new UpstreamHttpError(`GET ${safeUrl(url)}: no answer within ${opts.timeoutMs} ms`, 0)), opts.timeoutMs)
+    timer = setTimeout(() => controller.abort(new UpstreamHttpError(`${verb} ${safeUrl(url)}: no answer within ${opts.timeoutMs} ms`, 0)), opts.timeoutMs)
   }
   const done = (): void => { clearTimeout(timer) }
   touch()
@@ -82,18 +83,22 @@ export async function upstreamGet (url: string, opts: { credentials: UpstreamCre
   try {
     for (let hop = 0; ; hop++) {
       const headers: Record<string, string> = { 'user-agent': 'Packyard-mirror', ...opts.headers }
+      // A form (the advisories API) is POSTed; a 307/308 redirect repeats it.
+      if (opts.form !== undefined) headers['content-type'] = 'application/x-www-form-urlencoded'
       const cred = credentialsFor(opts.credentials, current)
       if (cred !== undefined) headers.authorization = `Basic ${Buffer.from(`${cred.username}:${cred.password}`).toString('base64')}`
       let res: Response
       try {
-        res = await fetch(current, { headers, redirect: 'manual', signal: controller.signal })
+        res = await fetch(current, opts.form === undefined
+          ? { headers, redirect: 'manual', signal: controller.signal }
+          : { method: 'POST', body: opts.form, headers, redirect: 'manual', signal: controller.signal })
       } catch (err) {
-        throw transportError(current, err, controller.signal)
+        throw transportError(current, err, controller.signal, verb)
       }
       const location = res.headers.get('location')
       if (res.status >= 300 && res.status < 400 && res.status !== 304 && location !== null) {
         await res.body?.cancel().catch(() => {})
-        if (hop >= MAX_REDIRECTS) throw new UpstreamHttpError(`GET ${safeUrl(current.toString())}: too many redirects`, 0)
+        if (hop >= MAX_REDIRECTS) throw new UpstreamHttpError(`${verb} ${safeUrl(current.toString())}: too many redirects`, 0)
         current = new URL(location, current)
         continue
       }
@@ -120,10 +125,10 @@ export function safeUrl (url: string): string {
   }
 }
 
-function transportError (url: URL, err: unknown, signal: AbortSignal): UpstreamHttpError {
+function transportError (url: URL, err: unknown, signal: AbortSignal, verb = 'GET'): UpstreamHttpError {
   if (signal.aborted && signal.reason instanceof UpstreamHttpError) return signal.reason
   const cause = (err as { cause?: { code?: string } }).cause
-  return new UpstreamHttpError(`GET ${safeUrl(url.toString())}: ${cause?.code ?? (err as Error).message}`, 0)
+  return new UpstreamHttpError(`${verb} ${safeUrl(url.toString())}: ${cause?.code ?? (err as Error).message}`, 0)
 }
 
 /** Reads a whole (metadata) body, at most `maxBytes`; a cut or stalled transfer throws. */

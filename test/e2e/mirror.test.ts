@@ -1,10 +1,11 @@
 import t, { type Test } from 'tap'
 import { createHash } from 'node:crypto'
 import { createServer, type Server } from 'node:http'
+import { spawn } from 'node:child_process'
 import type { AddressInfo } from 'node:net'
 import { copyFileSync, existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
-import { basic, cliJson, composerProject, makeZip, runCli, startServer, tempDir, writePackageZip, type ServerProcess } from '../helpers/harness.js'
+import { basic, cliJson, composerProject, makeZip, type ComposerProject, runCli, startServer, tempDir, writePackageZip, type ServerProcess } from '../helpers/harness.js'
 import { requireTools } from '../helpers/tools.js'
 
 /*
@@ -84,6 +85,22 @@ async function v1Upstream (t: Test, packages: Array<{ name: string, version: str
   return { url, port, server, setMode: (m, s = 'archives') => { mode = m; scope = s }, zips, stop }
 }
 
+/** composer with the project's home and cache, for commands that refuse the harness's --no-progress (audit). */
+function composer (p: ComposerProject, args: string[]): Promise<{ code: number, output: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('composer', [...args, '--no-interaction', '--no-ansi'], {
+      cwd: p.dir,
+      env: { ...process.env, COMPOSER_HOME: p.home, COMPOSER_CACHE_DIR: path.join(p.home, 'cache'), COMPOSER_NO_INTERACTION: '1', COMPOSER_ALLOW_SUPERUSER: '1' },
+      stdio: ['ignore', 'pipe', 'pipe']
+    })
+    let output = ''
+    child.stdout.on('data', (c: Buffer) => { output += c.toString() })
+    child.stderr.on('data', (c: Buffer) => { output += c.toString() })
+    child.on('error', reject)
+    child.on('close', (code) => resolve({ code: code ?? -1, output }))
+  })
+}
+
 if (requireTools(t, 'composer', 'php')) {
   await t.test('mirroring upstreams', async (t) => {
     const zipDir = tempDir(t)
@@ -102,6 +119,8 @@ if (requireTools(t, 'composer', 'php')) {
     ] as const) {
       await cliJson(upDir, ['publish', '--access', 'public', await writePackageZip(zipDir, { name, version, require })])
     }
+    // An advisory the upstream publishes: composer audit through the mirroring Packyard reports it.
+    await cliJson(upDir, ['advisory', 'add', 'magento/framework', '--affected', '<1.0.5', '--title', 'Upstream framework hole', '--cve', 'CVE-2030-7777', '--severity', 'high'])
 
     // Upstream B: Composer v1 providers, static files.
     const upstreamB = await v1Upstream(t, [
@@ -161,6 +180,14 @@ if (requireTools(t, 'composer', 'php')) {
       const lock = JSON.parse(readFileSync(path.join(project.dir, 'composer.lock'), 'utf8')) as { packages: Array<{ name: string, dist: { url: string } }> }
       for (const p of lock.packages) t.ok(p.dist.url.startsWith(main.url), `${p.name} downloads from Packyard: ${p.dist.url}`)
       t.match(lock.packages.find((p) => p.name === 'legacy/tool')!.dist.url, `${main.url}/mirror/legacy/legacy/tool/1.0.0.0.zip`)
+    })
+
+    await t.test('composer audit reports the advisory the upstream publishes for a mirrored package', async (t) => {
+      const audit = await composer(project, ['audit'])
+      t.not(audit.code, 0, 'exits non-zero with an affected package')
+      t.match(audit.output, /Upstream framework hole/)
+      t.match(audit.output, /CVE-2030-7777/)
+      t.match(audit.output, /magento\/framework/)
     })
 
     await t.test('a local package shadows the upstream package of the same name completely', async (t) => {
@@ -241,7 +268,12 @@ if (requireTools(t, 'composer', 'php')) {
     await t.test('with both upstreams down, a locked install and an update still work', async (t) => {
       await upstreamA.stop()
       await upstreamB.stop()
-      t.equal((await fetch(`${main.url}/healthz`)).status, 200)
+      t.ok((await cli(['upstream', 'sync', 'magento']))[0].errors.length > 0, 'a sync with the upstream down fails')
+      const health = await fetch(`${main.url}/healthz`)
+      t.equal(health.status, 200, 'Packyard stays healthy while its upstreams are down')
+      const body = await health.json() as { status: string, upstreams: Array<{ name: string, healthy: boolean, lastError: string | null }> }
+      t.equal(body.status, 'ok')
+      t.match(body.upstreams.find((u) => u.name === 'magento'), { healthy: false, lastError: String }, '/healthz reports the failing upstream')
       const fresh = composerProject(t, main.url, { require })
       for (const f of ['composer.json', 'composer.lock', 'auth.json']) copyFileSync(path.join(project.dir, f), path.join(fresh.dir, f))
       const install = await fresh.run(['install'])

@@ -174,7 +174,7 @@ t.test('A. authentication on every repository URL', async (t) => {
     const { app } = await buildTestApp(t)
     const res = await app.inject({ url: '/healthz' })
     t.equal(res.statusCode, 200)
-    t.same(parse(res), { status: 'ok' })
+    t.same(parse(res), { status: 'ok', upstreams: [] })
   })
 
   t.test('bad or missing credentials get 401 with a warning Composer prints', async (t) => {

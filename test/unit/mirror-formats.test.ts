@@ -56,7 +56,11 @@ t.test('v1 provider files are checked against the sha256 their parent names', as
 
 t.test('roots: v2 wins over v1, URLs resolve as Composer resolves them', async (t) => {
   const v2 = parseRoot('https://up.test/repo', JSON.stringify({ 'metadata-url': '/p2/%package%.json', 'providers-url': '/p/%package%$%hash%.json', 'available-packages': ['Acme/A'] }))
-  t.same(v2, { protocol: 'v2', metadataUrl: 'https://up.test/p2/%package%.json', availablePackages: ['acme/a'], availablePatterns: [] })
+  t.same(v2, { protocol: 'v2', metadataUrl: 'https://up.test/p2/%package%.json', advisoriesUrl: undefined, availablePackages: ['acme/a'], availablePatterns: [] })
+  const withAdvisories = parseRoot('https://up.test/repo', JSON.stringify({ 'metadata-url': '/p2/%package%.json', 'security-advisories': { metadata: false, 'api-url': '/api/security-advisories/' } }))
+  t.equal(withAdvisories.protocol === 'v2' && withAdvisories.advisoriesUrl, 'https://up.test/api/security-advisories/', 'the advisories api-url resolves like metadata-url')
+  const nullApi = parseRoot('https://up.test', JSON.stringify({ 'metadata-url': '/p2/%package%.json', 'security-advisories': { metadata: true, 'api-url': null } }))
+  t.equal(nullApi.protocol === 'v2' && nullApi.advisoriesUrl, undefined, 'no api-url: no advisories asked')
   const sha = 'a'.repeat(64)
   const v1 = parseRoot('https://up.test', JSON.stringify({ 'providers-url': '/p/%package%$%hash%.json', 'provider-includes': { 'p/provider-all$%hash%.json': { sha256: sha } } }))
   t.equal(v1.protocol, 'v1')

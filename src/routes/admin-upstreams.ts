@@ -1,0 +1,88 @@
+import type { FastifyInstance, onRequestAsyncHookHandler } from 'fastify'
+import type { MirrorService } from '../services/mirror.js'
+
+export interface AdminUpstreamsOptions {
+  mirror: MirrorService
+  /** Who may manage upstreams: an onRequest hook that throws (401/403) for anyone else. */
+  authorize: onRequestAsyncHookHandler
+}
+
+const segment = { type: 'string', minLength: 1, maxLength: 200 } as const
+const params = (...names: string[]) => ({
+  type: 'object',
+  required: names,
+  properties: Object.fromEntries(names.map((n) => [n, segment]))
+}) as const
+
+const addBody = {
+  type: 'object',
+  required: ['name', 'url'],
+  properties: {
+    name: { type: 'string', minLength: 1, maxLength: 64 },
+    url: { type: 'string', minLength: 1, maxLength: 2000 },
+    mode: { type: 'string', enum: ['lazy', 'approved'] },
+    access: { type: 'string', enum: ['all', 'granted'] },
+    patterns: { type: 'array', maxItems: 500, items: { type: 'string', minLength: 1, maxLength: 214 } }
+  },
+  additionalProperties: false
+} as const
+
+const packageBody = {
+  type: 'object',
+  required: ['package'],
+  properties: { package: { type: 'string', minLength: 3, maxLength: 214 } },
+  additionalProperties: false
+} as const
+
+type Name = { name: string }
+
+/**
+ * The operator's upstream API, mounted at /api/v1/admin: the same management as
+ * `packyard upstream …` and `packyard grant <user> upstream:<name>`, through the same service.
+ */
+export default async function adminUpstreams (app: FastifyInstance, opts: AdminUpstreamsOptions): Promise<void> {
+  const { mirror } = opts
+  app.addHook('onRequest', opts.authorize)
+
+  app.get('/upstreams', async () => mirror.list())
+
+  app.post<{ Body: { name: string, url: string, mode?: string, access?: string, patterns?: string[] } }>(
+    '/upstreams', { schema: { body: addBody } }, async (request, reply) => {
+      const added = await mirror.add(request.body)
+      request.log.info({ upstream: added.name, url: added.url, mode: added.mode, access: added.access }, 'upstream added')
+      return reply.code(201).send(mirror.list().find((u) => u.name === added.name) ?? added)
+    })
+
+  app.delete<{ Params: Name }>('/upstreams/:name', { schema: { params: params('name') } }, async (request, reply) => {
+    const removed = mirror.remove(request.params.name)
+    request.log.info({ upstream: removed.name }, 'upstream removed')
+    return reply.code(204).send()
+  })
+
+  for (const [verb, approved] of [['approve', true], ['unapprove', false]] as const) {
+    app.post<{ Params: Name, Body: { package: string } }>(`/upstreams/:name/${verb}`,
+      { schema: { params: params('name'), body: packageBody } }, async (request) => {
+        const result = mirror.approve(request.params.name, request.body.package, approved)
+        request.log.info(result, 'upstream package approval changed')
+        return result
+      })
+  }
+
+  app.post<{ Params: Name }>('/upstreams/:name/sync', { schema: { params: params('name') } }, async (request) => {
+    const [result] = await mirror.sync(request.params.name)
+    return result
+  })
+
+  // Access to an upstream added with access "granted" (the CLI's `grant <user> upstream:<name>`).
+  app.put<{ Params: Name & { username: string } }>('/accounts/:username/upstreams/:name', { schema: { params: params('username', 'name') } }, async (request) => {
+    const result = mirror.grant(request.params.username, request.params.name, true)
+    request.log.info(result, 'upstream granted')
+    return result
+  })
+
+  app.delete<{ Params: Name & { username: string } }>('/accounts/:username/upstreams/:name', { schema: { params: params('username', 'name') } }, async (request, reply) => {
+    const result = mirror.grant(request.params.username, request.params.name, false)
+    request.log.info(result, 'upstream grant revoked')
+    return reply.code(204).send()
+  })
+}
