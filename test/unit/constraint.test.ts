@@ -1,4 +1,5 @@
 import t from 'tap'
+import { createRandom } from '../helpers/random.js'
 import { spawnSync } from 'node:child_process'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -128,22 +129,6 @@ function satisfiesPretty (version: string, constraint: Constraint): boolean {
 // --- 2. Differential test against composer/semver ---------------------------------------------
 
 type Random = ReturnType<typeof createRandom>
-
-// mulberry32, as in version.test.ts: seeded, so a failure reproduces on every run.
-function createRandom (seed: number) {
-  let state = seed >>> 0
-  const next = (): number => {
-    state = (state + 0x6d2b79f5) >>> 0
-    let z = state
-    z = Math.imul(z ^ (z >>> 15), z | 1)
-    z ^= z + Math.imul(z ^ (z >>> 7), z | 61)
-    return ((z ^ (z >>> 14)) >>> 0) / 4294967296
-  }
-  const int = (min: number, max: number): number => min + Math.floor(next() * (max - min + 1))
-  const pick = <T>(items: readonly T[]): T => items[int(0, items.length - 1)] as T
-  const chance = (p: number): boolean => next() < p
-  return { int, pick, chance }
-}
 
 const FIXED_VERSIONS = ['0.0.0', '0.0.3', '0.0.4', '0.1.0', '0.1.5', '1', '1.0', '1.0.0', '1.0.1', '1.1.9', '1.2.0',
   '1.2.3', '1.2.9', '1.3.0', '1.9.9', '2.0.0', '2.0.1', '2.4.6', '2.4.6-p3', '2.4.6-p13', '2.4.7-beta1', '2.9.9',

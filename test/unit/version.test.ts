@@ -1,4 +1,5 @@
 import t from 'tap'
+import { createRandom } from '../helpers/random.js'
 import { spawnSync } from 'node:child_process'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -146,22 +147,6 @@ t.test('sortVersionsDescending returns a new, stable, newest-first array', async
 // --- 2 and 3. Differential tests against composer/semver and PHP's version_compare() -----------
 
 type Random = ReturnType<typeof createRandom>
-
-// mulberry32: small, seeded and deterministic, so a failure reproduces on every run.
-function createRandom (seed: number) {
-  let state = seed >>> 0
-  const next = (): number => {
-    state = (state + 0x6d2b79f5) >>> 0
-    let z = state
-    z = Math.imul(z ^ (z >>> 15), z | 1)
-    z ^= z + Math.imul(z ^ (z >>> 7), z | 61)
-    return ((z ^ (z >>> 14)) >>> 0) / 4294967296
-  }
-  const int = (min: number, max: number): number => min + Math.floor(next() * (max - min + 1))
-  const pick = <T>(items: readonly T[]): T => items[int(0, items.length - 1)] as T
-  const chance = (p: number): boolean => next() < p
-  return { int, pick, chance }
-}
 
 const WORDS = ['stable', 'STABLE', 'Stable', 'beta', 'BETA', 'Beta', 'b', 'B', 'RC', 'rc', 'Rc', 'alpha',
   'ALPHA', 'a', 'A', 'patch', 'PATCH', 'Patch', 'pl', 'PL', 'p', 'P', 'dev', 'snapshot', 'final']
