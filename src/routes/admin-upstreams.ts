@@ -68,9 +68,14 @@ export default async function adminUpstreams (app: FastifyInstance, opts: AdminU
       })
   }
 
-  app.post<{ Params: Name }>('/upstreams/:name/sync', { schema: { params: params('name') } }, async (request) => {
+  // As `upstream sync <name>`: what could be synced is; any failure makes it a 502 (the upstream
+  // failed us) whose body is the same result with every failure listed, plus the usual code and message.
+  app.post<{ Params: Name }>('/upstreams/:name/sync', { schema: { params: params('name') } }, async (request, reply) => {
     const [result] = await mirror.sync(request.params.name)
-    return result
+    if (result === undefined || result.ok) return result
+    request.log.warn({ upstream: result.upstream, errors: result.errors }, 'upstream sync failed')
+    const message = `upstream ${result.upstream}: ${result.errors.length} failure(s) while syncing; first: ${result.errors[0] ?? ''}`
+    return reply.code(502).send({ code: 'UPSTREAM_SYNC_FAILED', message, ...result })
   })
 
   // Access to an upstream added with access "granted" (the CLI's `grant <user> upstream:<name>`).

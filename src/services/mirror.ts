@@ -60,6 +60,19 @@ export interface UpstreamStatus {
   archives: number
 }
 
+/** What `upstream sync` did for one upstream. */
+export interface SyncResult {
+  upstream: string
+  /** No failure at all. */
+  ok: boolean
+  /** Names checked. */
+  packages: number
+  /** Names whose served versions changed. */
+  updated: number
+  /** One line per failure: the upstream's own (its packages.json), or `<package>: <message>`. */
+  errors: string[]
+}
+
 interface Doc { updatedAt: number, lastModified: string, doc: string | null, byBase: Map<string, EncodedBody> }
 interface AccountMirror { local: readonly string[], names: string[], patterns: string[], roots: Map<string, EncodedBody> }
 
@@ -70,6 +83,7 @@ const MAX_METADATA_BYTES = 64 * 1024 * 1024
 const ADVISORIES_TIMEOUT_MS = 5000
 const BASES_PER_DOCUMENT = 4
 
+const oneLine = (message: string): string => message.replace(/\s*\n\s*/g, ' ')
 const nowSeconds = (): number => Math.floor(Date.now() / 1000)
 /** No error recorded, or a success at or after the last error (ISO times compare as strings). */
 const isHealthy = (u: Upstream): boolean => u.lastErrorAt === null || (u.lastSuccessAt !== null && u.lastSuccessAt >= u.lastErrorAt)
@@ -648,12 +662,16 @@ export function createMirrorService (opts: MirrorOptions) {
       transaction(() => grant ? mirror.grant(account.id, u.id) : mirror.revoke(account.id, u.id))()
       return { username: account.username, upstream: u.name, granted: grant }
     },
-    /** Refreshes every approved (approved mode) or already known (lazy mode) name of one or all upstreams now. */
-    async sync (upstreamName?: string): Promise<Array<{ upstream: string, packages: number, updated: number, errors: string[] }>> {
+    /**
+     * Refreshes every approved (approved mode) or already known (lazy mode) name of one or all
+     * upstreams now. A failure does not stop the rest: each is one line in `errors` (the
+     * upstream's own message, or `<package>: <message>`), and `ok` is false.
+     */
+    async sync (upstreamName?: string): Promise<SyncResult[]> {
       const list = upstreamName === undefined ? mirror.upstreams() : [upstreamNamed(upstreamName)]
-      const out = []
+      const out: SyncResult[] = []
       for (const u of list) {
-        const result = { upstream: u.name, packages: 0, updated: 0, errors: [] as string[] }
+        const result = { upstream: u.name, ok: true, packages: 0, updated: 0, errors: [] as string[] }
         try {
           await rootOf(u, true)
           for (const p of mirror.packagesOf(u.id)) {
@@ -668,6 +686,8 @@ export function createMirrorService (opts: MirrorOptions) {
         } catch (err) {
           result.errors.push((err as Error).message)
         }
+        result.errors = result.errors.map(oneLine)
+        result.ok = result.errors.length === 0
         out.push(result)
       }
       return out

@@ -48,7 +48,8 @@ t.test('/healthz stays 200 with an upstream down and reports it', async (t) => {
   // Adding a lazy upstream without patterns asks its packages.json: that fails already.
   t.equal((await call('POST', '/upstreams', { name: 'gone', url: `http://127.0.0.1:${port}`, mode: 'approved' })).status, 201)
   const sync = await call('POST', '/upstreams/gone/sync')
-  t.equal(sync.status, 200)
+  t.equal(sync.status, 502, 'a failed sync is a 502')
+  t.equal(sync.json().ok, false)
   t.ok(sync.json().errors.length > 0, 'the sync reports the failure')
   const res = await app.inject({ url: '/healthz' })
   t.equal(res.statusCode, 200, 'Packyard itself is healthy')
@@ -85,7 +86,7 @@ t.test('upstreams over the admin API: add, list with health, approve, sync, gran
 
   const sync = await call('POST', '/upstreams/up/sync')
   t.equal(sync.status, 200)
-  t.same(sync.json(), { upstream: 'up', packages: 1, updated: 1, errors: [] })
+  t.same(sync.json(), { upstream: 'up', ok: true, packages: 1, updated: 1, errors: [] })
 
   const listed = (await call('GET', '/upstreams')).json() as Json[]
   t.match(listed, [{ name: 'up', healthy: true, lastSuccessAt: String, packages: 1, versions: 1 }])

@@ -1,10 +1,11 @@
-import type { Cli } from '../kit.js'
+import { PartialFailure, type Cli } from '../kit.js'
+import type { SyncResult } from '../../services/mirror.js'
 
 function age (iso: string | null): string {
   return iso === null ? 'never' : iso
 }
 
-export function registerUpstreamCommands ({ program, run }: Cli): void {
+export function registerUpstreamCommands ({ program, io, run }: Cli): void {
   const upstream = program.command('upstream').description('mirror upstream Composer repositories (repo.magento.com, packagist.org) through this server')
   upstream.command('add <name> <url>')
     .description('add an upstream; credentials come from PACKYARD_UPSTREAM_AUTH_FILE (auth.json format), never from the URL')
@@ -41,10 +42,15 @@ export function registerUpstreamCommands ({ program, run }: Cli): void {
       })
   }
   upstream.command('sync [name]')
-    .description('refresh the metadata of every approved or already mirrored package now')
+    .description('refresh the metadata of every approved or already mirrored package now; exits 1 when anything failed')
     .action(async (name: string | undefined) => {
-      await run((ctx) => ctx.mirror.sync(name),
+      let results: SyncResult[] = []
+      await run(async (ctx) => (results = await ctx.mirror.sync(name)),
         (list) => list.map((r) => `${r.upstream}: ${r.packages} package(s) checked, ${r.updated} updated` +
-          (r.errors.length === 0 ? '' : `\n  ${r.errors.join('\n  ')}`)).join('\n'))()
+          (r.ok ? '' : `, ${r.errors.length} failure(s)`)).join('\n'))()
+      // What could be synced was; each failure is one line on stderr, and the exit code says so.
+      const failures = results.flatMap((r) => r.errors.map((e) => `upstream ${r.upstream}: ${e}`))
+      for (const line of failures) io.stderr(`packyard: ${line}\n`)
+      if (failures.length > 0) throw new PartialFailure(`${failures.length} sync failure(s)`)
     })
 }
