@@ -2,7 +2,7 @@
  * Reading what an upstream Composer repository serves, in both protocols, into one form: a list
  * of complete version objects per package. Pure: bytes in, versions out (hashing is not I/O).
  * docs/composer-protocol.md §1 (roots), §2.3 (the composer/2.0 minified format), §7 (Composer 1
- * provider repositories with sha256-addressed files).
+ * repositories: providers with sha256-addressed files, inline packages and Satis-style includes).
  */
 import { createHash } from 'node:crypto'
 import { normalizeVersion } from './version.js'
@@ -25,11 +25,29 @@ export interface UpstreamVersion {
   distShasum: string
 }
 
+/** A Satis-style include file named by a Composer 1 root (or by another include), with the hash it must have. */
+export interface PackageInclude { url: string, sha1: string | undefined, sha256: string | undefined }
+
+/** Versions per package name, as a Composer 1 root or include file lists them inline. */
+export type InlinePackages = Map<string, UpstreamVersion[]>
+
 /** What an upstream's packages.json says about how to read it. */
 export type UpstreamRoot =
   /** `advisoriesUrl`: the `security-advisories` api-url (§6.5), read only alongside metadata-url as Composer does. */
   | { protocol: 'v2', metadataUrl: string, advisoriesUrl: string | undefined, availablePackages: string[], availablePatterns: string[] }
-  | { protocol: 'v1', providersUrl: string, includes: Array<{ url: string, sha256: string }>, availablePackages: string[], availablePatterns: string[] }
+  /**
+   * Composer 1 (§7): providers (`providersUrl` undefined when there are none), and/or packages
+   * inline in the root and in `includes` files (Satis, repo.magento.com's older roots).
+   */
+  | {
+    protocol: 'v1'
+    providersUrl: string | undefined
+    providerIncludes: Array<{ url: string, sha256: string }>
+    packages: InlinePackages
+    includes: PackageInclude[]
+    availablePackages: string[]
+    availablePatterns: string[]
+  }
 
 function isObject (v: unknown): v is Json {
   return typeof v === 'object' && v !== null && !Array.isArray(v)
@@ -91,21 +109,85 @@ export function parseRoot (repositoryUrl: string, bytes: Buffer | string): Upstr
     const apiUrl = isObject(sa) && typeof sa['api-url'] === 'string' && sa['api-url'] !== '' ? resolveRootUrl(repositoryUrl, sa['api-url']) : undefined
     return { protocol: 'v2', metadataUrl: resolveRootUrl(repositoryUrl, root['metadata-url']), advisoriesUrl: apiUrl, availablePackages, availablePatterns }
   }
-  if (typeof root['providers-url'] === 'string' && isObject(root['provider-includes'])) {
-    const includes = Object.entries(root['provider-includes']).map(([file, info]) => {
+  const hasProviders = typeof root['providers-url'] === 'string' && isObject(root['provider-includes'])
+  const packages = inlinePackages(root.packages, 'packages.json')
+  const includes = packageIncludes(repositoryUrl, root.includes, 'packages.json')
+  if (!hasProviders && packages.size === 0 && includes.length === 0) {
+    throw new UpstreamFormatError('packages.json has neither metadata-url (Composer 2), providers-url with provider-includes, nor packages or includes (Composer 1)')
+  }
+  const providerIncludes = !hasProviders
+    ? []
+    : Object.entries(root['provider-includes'] as Json).map(([file, info]) => {
       const sha256 = isObject(info) && typeof info.sha256 === 'string' ? info.sha256.toLowerCase() : ''
       if (!/^[0-9a-f]{64}$/.test(sha256)) throw new UpstreamFormatError(`provider include ${file} has no sha256`)
       return { url: resolveRootUrl(repositoryUrl, file.replace('%hash%', sha256)), sha256 }
     })
-    return { protocol: 'v1', providersUrl: resolveRootUrl(repositoryUrl, root['providers-url']), includes, availablePackages, availablePatterns }
+  const providersUrl = hasProviders ? resolveRootUrl(repositoryUrl, root['providers-url'] as string) : undefined
+  return { protocol: 'v1', providersUrl, providerIncludes, packages, includes, availablePackages, availablePatterns }
+}
+
+/**
+ * `includes` of a Composer 1 root or include file: `{"include/all$<sha1>.json": {"sha1": "…"}}`, each
+ * file relative to the repository URL as Composer takes it. A file must name its sha1 or sha256
+ * (Satis writes sha1): like provider-includes, what arrives is checked against it.
+ */
+function packageIncludes (repositoryUrl: string, value: unknown, what: string): PackageInclude[] {
+  if (!isObject(value)) return []
+  return Object.entries(value).map(([file, info]) => {
+    const hash = (key: string, length: number): string | undefined => {
+      const v = isObject(info) && typeof info[key] === 'string' ? (info[key] as string).toLowerCase() : undefined
+      return v !== undefined && new RegExp(`^[0-9a-f]{${length}}$`).test(v) ? v : undefined
+    }
+    const sha1 = hash('sha1', 40)
+    const sha256 = hash('sha256', 64)
+    if (sha1 === undefined && sha256 === undefined) throw new UpstreamFormatError(`include ${file} in ${what} has no sha1 or sha256`)
+    return { url: resolveRootUrl(repositoryUrl, file.replace('%hash%', sha256 ?? sha1!)), sha1, sha256 }
+  })
+}
+
+/**
+ * Composer 1's inline `packages` (`{"vendor/name": {"<version>": {…}}}`), keyed by the name each
+ * version carries, as Composer reads them; a version without a dist is left out (toVersion).
+ */
+function inlinePackages (value: unknown, what: string): InlinePackages {
+  const out: InlinePackages = new Map()
+  // PHP encodes an empty map as []: no packages.
+  if (Array.isArray(value) && value.length === 0) return out
+  if (value === undefined) return out
+  if (!isObject(value)) throw new UpstreamFormatError(`${what}: "packages" is not an object of packages`)
+  for (const [key, versions] of Object.entries(value)) {
+    if (!isObject(versions) && !Array.isArray(versions)) throw new UpstreamFormatError(`${what}: packages["${key}"] is not an object of versions`)
+    for (const raw of Object.values(versions).filter(isObject)) {
+      const name = (typeof raw.name === 'string' ? raw.name : key).toLowerCase()
+      const v = toVersion(name, raw)
+      if (v === undefined) continue
+      const list = out.get(name)
+      if (list === undefined) out.set(name, [v])
+      else list.push(v)
+    }
   }
-  throw new UpstreamFormatError('packages.json has neither metadata-url (Composer 2) nor providers-url with provider-includes (Composer 1 providers)')
+  return out
+}
+
+/** A Composer 1 include file, checked against the hash its parent names: its packages and its own includes. */
+export function parseIncludeFile (repositoryUrl: string, bytes: Buffer, include: PackageInclude, what: string): { packages: InlinePackages, includes: PackageInclude[] } {
+  if (include.sha256 !== undefined) verifySha256(bytes, include.sha256, what)
+  else verifySha1(bytes, include.sha1 ?? '', what)
+  const doc = parseJson(bytes, what)
+  if (!isObject(doc)) throw new UpstreamFormatError(`${what} is not a JSON object`)
+  return { packages: inlinePackages(doc.packages, what), includes: packageIncludes(repositoryUrl, doc.includes, what) }
 }
 
 /** Bytes whose SHA-256 must be `expected` (a v1 file named by its parent), else refused. */
 export function verifySha256 (bytes: Buffer, expected: string, what: string): void {
   const actual = sha256Hex(bytes)
   if (actual !== expected.toLowerCase()) throw new UpstreamFormatError(`${what}: sha256 ${actual} does not match the ${expected} its parent names`)
+}
+
+/** Bytes whose SHA-1 must be `expected` (a Satis include named by its parent), else refused. */
+export function verifySha1 (bytes: Buffer, expected: string, what: string): void {
+  const actual = createHash('sha1').update(bytes).digest('hex')
+  if (actual !== expected.toLowerCase()) throw new UpstreamFormatError(`${what}: sha1 ${actual} does not match the ${expected} its parent names`)
 }
 
 /** A v1 provider-includes file: package name → sha256 of its provider file. */

@@ -8,8 +8,8 @@ import { errors, PackyardError } from '../errors.js'
 import { BASE_URL_TOKEN, minify, rootDocument, withBaseUrl } from '../composer/metadata.js'
 import { isDevVersion, sortVersionsDescending } from '../composer/version.js'
 import {
-  matchesPattern, metadataFileUrl, parseProviderIncludes, parseRoot, parseV1Provider, parseV2Document, providerFileUrl,
-  UpstreamFormatError, vendorPatterns, type UpstreamRoot, type UpstreamVersion
+  matchesPattern, metadataFileUrl, parseIncludeFile, parseProviderIncludes, parseRoot, parseV1Provider, parseV2Document, providerFileUrl,
+  sha256Hex, UpstreamFormatError, vendorPatterns, type InlinePackages, type PackageInclude, type UpstreamRoot, type UpstreamVersion
 } from '../composer/upstream-formats.js'
 import { isValidPackageName } from '../composer/composer-json.js'
 import { encodedBody, type EncodedBody } from './encoded-body.js'
@@ -73,6 +73,18 @@ export interface SyncResult {
   errors: string[]
 }
 
+/**
+ * An upstream's root as last read: for Composer 1, the provider list (name → sha256 of its
+ * provider file) and the packages listed inline in the root and its include files, each with a
+ * hash of its versions that says whether they changed.
+ */
+interface RootState {
+  root: UpstreamRoot
+  providers: Map<string, string> | undefined
+  inline: Map<string, { versions: UpstreamVersion[], hash: string }> | undefined
+  at: number
+}
+
 interface Doc { updatedAt: number, lastModified: string, doc: string | null, byBase: Map<string, EncodedBody> }
 interface AccountMirror { local: readonly string[], names: string[], patterns: string[], roots: Map<string, EncodedBody> }
 
@@ -82,6 +94,8 @@ const MAX_METADATA_BYTES = 64 * 1024 * 1024
 /** composer audit gives up after 10 s: an upstream's advisories API gets less than that. */
 const ADVISORIES_TIMEOUT_MS = 5000
 const BASES_PER_DOCUMENT = 4
+/** Include files read for one Composer 1 root, nested ones included: a loop or a runaway upstream stops here. */
+const MAX_INCLUDE_FILES = 1000
 
 const oneLine = (message: string): string => message.replace(/\s*\n\s*/g, ' ')
 const nowSeconds = (): number => Math.floor(Date.now() / 1000)
@@ -121,7 +135,9 @@ export function createMirrorService (opts: MirrorOptions) {
   let granted = new Set<string>()
   const accounts = new Map<number, AccountMirror>()
   const docs = new Map<string, Doc>()
-  const roots = new Map<number, { root: UpstreamRoot, providers: Map<string, string> | undefined, at: number }>()
+  const roots = new Map<number, RootState>()
+  /** Parsed Composer 1 include files by URL and hash, per upstream: an unchanged include is not fetched again. */
+  const includeFiles = new Map<number, Map<string, ReturnType<typeof parseIncludeFile>>>()
   const inFlight = new Map<string, Promise<unknown>>()
   const stats = new Map<string, UpstreamStats>()
 
@@ -230,8 +246,8 @@ export function createMirrorService (opts: MirrorOptions) {
     return { status: 200, body, lastModified: res.headers.get('last-modified') }
   }
 
-  /** The upstream's root (and, for v1, its provider list), refetched when older than the maximum age. */
-  async function rootOf (u: Upstream, force = false): Promise<{ root: UpstreamRoot, providers: Map<string, string> | undefined }> {
+  /** The upstream's root (and, for v1, its provider list and inline packages), refetched when older than the maximum age. */
+  async function rootOf (u: Upstream, force = false): Promise<RootState> {
     const cached = roots.get(u.id)
     if (cached !== undefined && !force && nowSeconds() - cached.at < opts.maxAgeSeconds) return cached
     return await once(`root:${u.id}`, async () => {
@@ -240,18 +256,55 @@ export function createMirrorService (opts: MirrorOptions) {
       if (body.length === 0) throw new UpstreamHttpError(`GET ${safeUrl(url)} answered 404: not a Composer repository`, 404)
       const root = parseRoot(u.url, body)
       let providers: Map<string, string> | undefined
+      let inline: RootState['inline']
       if (root.protocol === 'v1') {
         providers = new Map()
-        for (const include of root.includes) {
+        for (const include of root.providerIncludes) {
           const res = await measured(u, () => getJson(u, include.url))
           if (res.status !== 200) throw new UpstreamHttpError(`GET ${safeUrl(include.url)} answered ${res.status}`, res.status)
           for (const [name, sha] of parseProviderIncludes(res.body, include.sha256, `provider include ${safeUrl(include.url)}`)) providers.set(name, sha)
         }
+        inline = new Map()
+        for (const [name, versions] of await inlinePackagesOf(u, root.packages, root.includes)) {
+          inline.set(name, { versions, hash: sha256Hex(JSON.stringify(versions)) })
+        }
       }
-      const entry = { root, providers, at: nowSeconds() }
+      const entry = { root, providers, inline, at: nowSeconds() }
       roots.set(u.id, entry)
       return entry
     })
+  }
+
+  /**
+   * The packages a Composer 1 root lists inline and in its include files (which may include
+   * others, as Composer reads them), each file checked against the hash its parent names. A
+   * later listing of the same version replaces an earlier one.
+   */
+  async function inlinePackagesOf (u: Upstream, packages: InlinePackages, includes: PackageInclude[]): Promise<InlinePackages> {
+    const out: InlinePackages = new Map()
+    const add = (from: InlinePackages): void => {
+      for (const [name, versions] of from) out.set(name, [...(out.get(name) ?? []), ...versions])
+    }
+    add(packages)
+    const previous = includeFiles.get(u.id) ?? new Map<string, ReturnType<typeof parseIncludeFile>>()
+    const current = new Map<string, ReturnType<typeof parseIncludeFile>>()
+    const queue = [...includes]
+    for (let include = queue.shift(); include !== undefined; include = queue.shift()) {
+      const key = `${include.url}#${include.sha256 ?? include.sha1 ?? ''}`
+      if (current.has(key)) continue
+      if (current.size >= MAX_INCLUDE_FILES) throw new UpstreamFormatError(`more than ${MAX_INCLUDE_FILES} include files`)
+      let file = previous.get(key)
+      if (file === undefined) {
+        const res = await measured(u, () => getJson(u, include.url))
+        if (res.status !== 200) throw new UpstreamHttpError(`GET ${safeUrl(include.url)} answered ${res.status}`, res.status)
+        file = parseIncludeFile(u.url, res.body, include, `include ${safeUrl(include.url)}`)
+      }
+      current.set(key, file)
+      add(file.packages)
+      queue.push(...file.includes)
+    }
+    includeFiles.set(u.id, current)
+    return out
   }
 
   /** One promise per key at a time: concurrent callers share it. */
@@ -286,16 +339,24 @@ export function createMirrorService (opts: MirrorOptions) {
   /** Asks the upstream for one package (conditionally) and stores what changed. */
   function refresh (u: Upstream, name: string, force = false): Promise<boolean> {
     return once(`pkg:${u.id}:${name}`, async () => {
-      const { root, providers } = await rootOf(u, force)
+      const { root, providers, inline } = await rootOf(u, force)
       const previous = mirror.package(u.id, name)?.validator ?? null
       if (root.protocol === 'v1') {
-        const sha = providers?.get(name)
-        if (sha === undefined) return store_(u, name, undefined, previous)
-        if (sha === previous && !force) return store_(u, name, undefined, previous)
-        const url = providerFileUrl(root.providersUrl, name, sha)
-        const res = await measured(u, () => getJson(u, url))
-        if (res.status !== 200) throw new UpstreamHttpError(`GET ${safeUrl(url)} answered ${res.status}`, res.status)
-        return store_(u, name, parseV1Provider(name, res.body, sha), sha)
+        const sha = root.providersUrl === undefined ? undefined : providers?.get(name)
+        const listed = inline?.get(name)
+        if (sha === undefined && listed === undefined) return store_(u, name, undefined, previous)
+        // The provider file's sha256, the inline versions' hash, or both: unchanged means nothing to read.
+        const validator = [sha, listed === undefined ? undefined : `inline:${listed.hash}`].filter((v) => v !== undefined).join('+')
+        if (validator === previous && !force) return store_(u, name, undefined, previous)
+        const versions = [...listed?.versions ?? []]
+        if (sha !== undefined) {
+          const url = providerFileUrl(root.providersUrl!, name, sha)
+          const res = await measured(u, () => getJson(u, url))
+          if (res.status !== 200) throw new UpstreamHttpError(`GET ${safeUrl(url)} answered ${res.status}`, res.status)
+          // After the inline ones: the provider file's copy of a version wins.
+          versions.push(...parseV1Provider(name, res.body, sha))
+        }
+        return store_(u, name, versions, validator)
       }
       const validators = parseValidators(previous)
       const versions: UpstreamVersion[] = []
@@ -616,8 +677,8 @@ export function createMirrorService (opts: MirrorOptions) {
       if (patterns === undefined && mode === 'lazy') {
         // The upstream's own available-packages / patterns, as vendor patterns; none when it lists nothing.
         try {
-          const { root, providers } = await rootOf(u, true)
-          patterns = vendorPatterns([...root.availablePackages, ...(providers?.keys() ?? [])], root.availablePatterns)
+          const { root, providers, inline } = await rootOf(u, true)
+          patterns = vendorPatterns([...root.availablePackages, ...(providers?.keys() ?? []), ...(inline?.keys() ?? [])], root.availablePatterns)
           transaction(() => mirror.setPatterns(u.id, patterns!))()
         } catch (err) {
           opts.log?.('upstream not reachable while adding; no patterns', { upstream: u.name, error: (err as Error).message })

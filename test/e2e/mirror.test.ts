@@ -11,8 +11,9 @@ import { requireTools } from '../helpers/tools.js'
 /*
  * Mirroring, end to end: the real Composer installs through one Packyard URL a project that
  * needs a local package, a package from a Composer v2 upstream (a second Packyard, standing in
- * for repo.magento.com) and one from a Composer v1 provider upstream (static files on node:http),
- * with their dependencies; then both upstreams go away and installs and updates keep working.
+ * for repo.magento.com) and one from a Composer v1 upstream (static files on node:http: providers,
+ * and a Satis-style include holding the dependency), with their dependencies; then both upstreams
+ * go away and installs and updates keep working.
  */
 
 process.env.COLUMNS = '1000'
@@ -25,7 +26,7 @@ const sha256 = (b: Buffer | string): string => createHash('sha256').update(b).di
 type Mode = 'ok' | 'cut' | '500' | 'hang' | '401'
 
 /** A Composer v1 provider repository with Basic auth; `mode` breaks it on purpose. */
-async function v1Upstream (t: Test, packages: Array<{ name: string, version: string, require?: Record<string, string> }>): Promise<{ url: string, port: number, server: Server, setMode: (m: Mode, scope?: 'archives' | 'all') => void, zips: Map<string, Buffer>, stop: () => Promise<void> }> {
+async function v1Upstream (t: Test, packages: Array<{ name: string, version: string, require?: Record<string, string>, included?: boolean }>): Promise<{ url: string, port: number, server: Server, setMode: (m: Mode, scope?: 'archives' | 'all') => void, zips: Map<string, Buffer>, stop: () => Promise<void> }> {
   const files = new Map<string, Buffer>()
   const zips = new Map<string, Buffer>()
   let mode: Mode = 'ok'
@@ -56,25 +57,35 @@ async function v1Upstream (t: Test, packages: Array<{ name: string, version: str
   const port = (server.address() as AddressInfo).port
   const url = `http://127.0.0.1:${port}`
   const providers: Record<string, { sha256: string }> = {}
+  // Packages marked `included` are listed in a Satis-style include file named by its sha1 instead.
+  const included: Record<string, Record<string, unknown>> = {}
   let uid = 1
   for (const pkg of packages) {
     const zip = await makeZip({ 'composer.json': JSON.stringify({ name: pkg.name, version: pkg.version, require: pkg.require ?? {} }), 'README.md': `${pkg.name} ${pkg.version}` })
     const file = `/dist/${pkg.name.replace('/', '-')}-${pkg.version}.zip`
     files.set(file, zip)
     zips.set(pkg.name, zip)
-    const provider = JSON.stringify({
-      packages: {
-        [pkg.name]: {
-          [pkg.version]: { name: pkg.name, version: pkg.version, version_normalized: `${pkg.version}.0`, type: 'library', require: pkg.require ?? {}, dist: { type: 'zip', url: `${url}${file}`, reference: null, shasum: sha1(zip) }, uid: uid++ }
-        }
-      }
-    })
+    const versions = {
+      [pkg.version]: { name: pkg.name, version: pkg.version, version_normalized: `${pkg.version}.0`, type: 'library', require: pkg.require ?? {}, dist: { type: 'zip', url: `${url}${file}`, reference: null, shasum: sha1(zip) }, uid: uid++ }
+    }
+    if (pkg.included === true) {
+      included[pkg.name] = versions
+      continue
+    }
+    const provider = JSON.stringify({ packages: { [pkg.name]: versions } })
     providers[pkg.name] = { sha256: sha256(provider) }
     files.set(`/p/${pkg.name}$${sha256(provider)}.json`, Buffer.from(provider))
   }
   const include = JSON.stringify({ providers })
   files.set(`/p/provider-all$${sha256(include)}.json`, Buffer.from(include))
-  files.set('/packages.json', Buffer.from(JSON.stringify({ packages: {}, 'providers-url': '/p/%package%$%hash%.json', 'provider-includes': { 'p/provider-all$%hash%.json': { sha256: sha256(include) } } })))
+  const satis = Buffer.from(JSON.stringify({ packages: included }))
+  files.set(`/include/all$${sha1(satis)}.json`, satis)
+  files.set('/packages.json', Buffer.from(JSON.stringify({
+    packages: {},
+    includes: { [`include/all$${sha1(satis)}.json`]: { sha1: sha1(satis) } },
+    'providers-url': '/p/%package%$%hash%.json',
+    'provider-includes': { 'p/provider-all$%hash%.json': { sha256: sha256(include) } }
+  })))
   const sockets = new Set<import('node:net').Socket>()
   server.on('connection', (s) => { sockets.add(s); s.on('close', () => sockets.delete(s)) })
   const stop = async (): Promise<void> => {
@@ -124,7 +135,7 @@ if (requireTools(t, 'composer', 'php')) {
 
     // Upstream B: Composer v1 providers, static files.
     const upstreamB = await v1Upstream(t, [
-      { name: 'legacy/helper', version: '1.0.0' },
+      { name: 'legacy/helper', version: '1.0.0', included: true },
       { name: 'legacy/tool', version: '1.0.0', require: { 'legacy/helper': '^1.0' } },
       { name: 'legacy/flaky', version: '1.0.0' },
       { name: 'legacy/unapproved', version: '1.0.0' },

@@ -1,10 +1,13 @@
 import t from 'tap'
 import {
-  expandMinified, matchesPattern, parseProviderIncludes, parseRoot, parseV1Provider, parseV2Document, resolveRootUrl,
+  expandMinified, matchesPattern, parseIncludeFile, parseProviderIncludes, parseRoot, parseV1Provider, parseV2Document, resolveRootUrl,
   sha256Hex, UpstreamFormatError, vendorPatterns
 } from '../../src/composer/upstream-formats.js'
 import { credentialsFor, loadUpstreamCredentials } from '../../src/services/upstream-http.js'
 import { minify } from '../../src/composer/metadata.js'
+import { createHash } from 'node:crypto'
+
+const sha1Hex = (b: Buffer): string => createHash('sha1').update(b).digest('hex')
 
 const full = [
   { name: 'acme/widget', version: '2.1.0-p1', version_normalized: '2.1.0.0-patch1', type: 'library', require: { php: '>=8.1' }, dist: { type: 'zip', url: 'https://up.test/a.zip', reference: null, shasum: '1111111111111111111111111111111111111111' }, extra: { x: 1 } },
@@ -64,9 +67,45 @@ t.test('roots: v2 wins over v1, URLs resolve as Composer resolves them', async (
   const sha = 'a'.repeat(64)
   const v1 = parseRoot('https://up.test', JSON.stringify({ 'providers-url': '/p/%package%$%hash%.json', 'provider-includes': { 'p/provider-all$%hash%.json': { sha256: sha } } }))
   t.equal(v1.protocol, 'v1')
-  t.same(v1.protocol === 'v1' && v1.includes, [{ url: `https://up.test/p/provider-all$${sha}.json`, sha256: sha }])
+  t.same(v1.protocol === 'v1' && v1.providerIncludes, [{ url: `https://up.test/p/provider-all$${sha}.json`, sha256: sha }])
   t.throws(() => parseRoot('https://up.test', '{"packages":{}}'), /neither metadata-url/)
   t.equal(resolveRootUrl('https://up.test/sub', 'https://cdn.test/x'), 'https://cdn.test/x')
+})
+
+t.test('Composer 1 roots with inline packages and Satis includes (sha1 or sha256), with or without providers', async (t) => {
+  const version = (name: string, v: string): Record<string, unknown> => ({ name, version: v, uid: 1, dist: { type: 'zip', url: `https://up.test/dist/${name}-${v}.zip`, reference: null, shasum: '' } })
+  // Satis: packages empty (PHP's []), everything in an include named by its sha1.
+  const include = Buffer.from(JSON.stringify({ packages: { 'acme/a': { '1.0.0': version('acme/a', '1.0.0'), 'dev-main': version('acme/a', 'dev-main') } } }))
+  const satis = parseRoot('https://up.test/repo', JSON.stringify({ packages: [], includes: { [`include/all$${sha1Hex(include)}.json`]: { sha1: sha1Hex(include) } } }))
+  if (satis.protocol !== 'v1') throw new Error('expected v1')
+  t.equal(satis.providersUrl, undefined, 'no providers')
+  t.same(satis.includes, [{ url: `https://up.test/repo/include/all$${sha1Hex(include)}.json`, sha1: sha1Hex(include), sha256: undefined }], 'relative to the repository URL, as Composer takes it')
+  const file = parseIncludeFile('https://up.test/repo', include, satis.includes[0]!, 'include')
+  t.same([...file.packages.keys()], ['acme/a'])
+  t.same(file.packages.get('acme/a')!.map((v) => v.versionNormalized), ['1.0.0.0', 'dev-main'])
+  t.equal(file.packages.get('acme/a')![0]!.metadata.uid, undefined)
+  t.throws(() => parseIncludeFile('https://up.test/repo', Buffer.concat([include, Buffer.from(' ')]), satis.includes[0]!, 'include'), /sha1 .* does not match/)
+  const bySha256 = { url: 'https://up.test/x.json', sha1: undefined, sha256: sha256Hex(include) }
+  t.equal(parseIncludeFile('https://up.test', include, bySha256, 'include').packages.size, 1, 'a sha256 is checked when given')
+  t.throws(() => parseIncludeFile('https://up.test', include, { ...bySha256, sha256: '0'.repeat(64) }, 'include'), /sha256 .* does not match/)
+
+  // Inline packages next to providers; the name each version carries is the one used; nested includes are returned.
+  const mixed = parseRoot('https://up.test', JSON.stringify({
+    packages: { 'Acme/Inline': { '2.0.0': version('acme/inline', '2.0.0') }, 'acme/source-only': { '1.0.0': { name: 'acme/source-only', version: '1.0.0' } } },
+    'providers-url': '/p/%package%$%hash%.json',
+    'provider-includes': { 'p/all$%hash%.json': { sha256: 'b'.repeat(64) } },
+    includes: { '/more.json': { sha256: 'c'.repeat(64) } }
+  }))
+  if (mixed.protocol !== 'v1') throw new Error('expected v1')
+  t.equal(mixed.providersUrl, 'https://up.test/p/%package%$%hash%.json')
+  t.same([...mixed.packages.keys()], ['acme/inline'], 'a version without a dist is left out')
+  t.same(mixed.includes, [{ url: 'https://up.test/more.json', sha1: undefined, sha256: 'c'.repeat(64) }])
+  const nested = Buffer.from(JSON.stringify({ includes: { 'deeper.json': { sha1: 'd'.repeat(40) } } }))
+  t.same(parseIncludeFile('https://up.test/repo', nested, { url: 'https://up.test/repo/n.json', sha1: sha1Hex(nested), sha256: undefined }, 'include').includes,
+    [{ url: 'https://up.test/repo/deeper.json', sha1: 'd'.repeat(40), sha256: undefined }])
+
+  t.throws(() => parseRoot('https://up.test', JSON.stringify({ includes: { 'all.json': {} } })), /include all\.json in packages\.json has no sha1 or sha256/)
+  t.throws(() => parseRoot('https://up.test', JSON.stringify({ packages: { 'acme/a': 'nope' } })), /not an object of versions/)
 })
 
 t.test('patterns: vendors of advertised names, Composer\'s anchored wildcard match', async (t) => {
