@@ -33,8 +33,12 @@ export type InlinePackages = Map<string, UpstreamVersion[]>
 
 /** What an upstream's packages.json says about how to read it. */
 export type UpstreamRoot =
-  /** `advisoriesUrl`: the `security-advisories` api-url (§6.5), read only alongside metadata-url as Composer does. */
-  | { protocol: 'v2', metadataUrl: string, advisoriesUrl: string | undefined, availablePackages: string[], availablePatterns: string[] }
+  /**
+   * `advisoriesUrl`: the `security-advisories` api-url (§6.5), read only alongside metadata-url as
+   * Composer does. `changesUrl`: `metadata-changes-url`, packagist.org's feed of changed names
+   * (a mirroring aid Composer itself does not read, §1).
+   */
+  | { protocol: 'v2', metadataUrl: string, advisoriesUrl: string | undefined, changesUrl: string | undefined, availablePackages: string[], availablePatterns: string[] }
   /**
    * Composer 1 (§7): providers (`providersUrl` undefined when there are none), and/or packages
    * inline in the root and in `includes` files (Satis, repo.magento.com's older roots).
@@ -107,7 +111,9 @@ export function parseRoot (repositoryUrl: string, bytes: Buffer | string): Upstr
   if (typeof root['metadata-url'] === 'string') {
     const sa = root['security-advisories']
     const apiUrl = isObject(sa) && typeof sa['api-url'] === 'string' && sa['api-url'] !== '' ? resolveRootUrl(repositoryUrl, sa['api-url']) : undefined
-    return { protocol: 'v2', metadataUrl: resolveRootUrl(repositoryUrl, root['metadata-url']), advisoriesUrl: apiUrl, availablePackages, availablePatterns }
+    const changes = root['metadata-changes-url']
+    const changesUrl = typeof changes === 'string' && changes !== '' ? resolveRootUrl(repositoryUrl, changes) : undefined
+    return { protocol: 'v2', metadataUrl: resolveRootUrl(repositoryUrl, root['metadata-url']), advisoriesUrl: apiUrl, changesUrl, availablePackages, availablePatterns }
   }
   const hasProviders = typeof root['providers-url'] === 'string' && isObject(root['provider-includes'])
   const packages = inlinePackages(root.packages, 'packages.json')
@@ -200,6 +206,47 @@ export function parseProviderIncludes (bytes: Buffer, expectedSha256: string, wh
     if (isObject(info) && typeof info.sha256 === 'string' && /^[0-9a-fA-F]{64}$/.test(info.sha256)) out.set(name.toLowerCase(), info.sha256.toLowerCase())
   }
   return out
+}
+
+/**
+ * An answer of a metadata-changes-url feed, as packagist.org gives it. Without a (recent enough)
+ * `since` it answers `{"error": "…", "timestamp": N}` (a 400); a `resync` action means the same:
+ * start again from `timestamp`, asking each package on its own meanwhile. Otherwise
+ * `{"actions": [{"type": "update"|"delete", "package": "vendor/name" or "vendor/name~dev", "time": …}], "timestamp": N}`:
+ * the names changed since `since`, and where to ask from next.
+ */
+export type ChangesAnswer =
+  | { kind: 'restart', timestamp: number }
+  | { kind: 'changes', timestamp: number, updated: Set<string>, deleted: Set<string> }
+
+export function parseChanges (bytes: Buffer | string, what: string): ChangesAnswer {
+  const doc = parseJson(bytes, what)
+  if (!isObject(doc)) throw new UpstreamFormatError(`${what} is not a JSON object`)
+  const timestamp = typeof doc.timestamp === 'string' && /^\d+$/.test(doc.timestamp) ? Number(doc.timestamp) : doc.timestamp
+  if (typeof timestamp !== 'number' || !Number.isSafeInteger(timestamp) || timestamp <= 0) throw new UpstreamFormatError(`${what} has no "timestamp"`)
+  if (doc.error !== undefined) return { kind: 'restart', timestamp }
+  if (!Array.isArray(doc.actions)) throw new UpstreamFormatError(`${what} has neither "actions" nor "error"`)
+  const updated = new Set<string>()
+  const deleted = new Set<string>()
+  for (const action of doc.actions) {
+    if (!isObject(action)) continue
+    if (action.type === 'resync') return { kind: 'restart', timestamp }
+    if (typeof action.package !== 'string') continue
+    const name = action.package.toLowerCase().replace(/~dev$/, '')
+    // Anything but a delete (an update, or a type this reader does not know) is read again.
+    if (action.type === 'delete') deleted.add(name)
+    else updated.add(name)
+  }
+  for (const name of updated) deleted.delete(name)
+  return { kind: 'changes', timestamp, updated, deleted }
+}
+
+/** The feed URL asking for the changes since `timestamp`, or (none yet) for a timestamp to start from. */
+export function changesFeedUrl (changesUrl: string, timestamp: number | null): string {
+  if (timestamp === null) return changesUrl
+  const url = new URL(changesUrl)
+  url.searchParams.set('since', String(timestamp))
+  return url.toString()
 }
 
 /** The per-package URL of a v1 provider file. */

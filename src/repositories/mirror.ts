@@ -24,7 +24,12 @@ export interface UpstreamPackage {
   checkedAt: number | null
   validator: string | null
   metadataUpdatedAt: number
+  /** The upstream's changes-feed epoch when this name was last asked upstream itself (migrations/014). */
+  changesEpoch: number | null
 }
+
+/** Where an upstream's metadata-changes-url feed is followed from (migrations/014). */
+export interface ChangesFeed { timestamp: number | null, epoch: number }
 
 export interface MirroredVersion {
   upstreamId: number
@@ -52,7 +57,7 @@ interface UpstreamRow {
   last_error_at: string | null
   last_error: string | null
 }
-interface PackageRow { upstream_id: number, name: string, approved: number, checked_at: number | null, validator: string | null, metadata_updated_at: number }
+interface PackageRow { upstream_id: number, name: string, approved: number, checked_at: number | null, validator: string | null, metadata_updated_at: number, changes_epoch: number | null }
 interface VersionRow {
   upstream_id: number
   name: string
@@ -80,7 +85,7 @@ const toUpstream = (r: UpstreamRow): Upstream => ({
   lastError: r.last_error
 })
 const toPackage = (r: PackageRow): UpstreamPackage => ({
-  upstreamId: r.upstream_id, name: r.name, approved: r.approved === 1, checkedAt: r.checked_at, validator: r.validator, metadataUpdatedAt: r.metadata_updated_at
+  upstreamId: r.upstream_id, name: r.name, approved: r.approved === 1, checkedAt: r.checked_at, validator: r.validator, metadataUpdatedAt: r.metadata_updated_at, changesEpoch: r.changes_epoch
 })
 const toVersion = (r: VersionRow): MirroredVersion => ({
   upstreamId: r.upstream_id,
@@ -97,7 +102,7 @@ const toVersion = (r: VersionRow): MirroredVersion => ({
 })
 
 const UP = 'id, name, url, mode, access, patterns, created_at, last_success_at, last_error_at, last_error'
-const PKG = 'upstream_id, name, approved, checked_at, validator, metadata_updated_at'
+const PKG = 'upstream_id, name, approved, checked_at, validator, metadata_updated_at, changes_epoch'
 const VER = 'upstream_id, name, version, version_normalized, metadata, dist_url, dist_shasum, fetched_at, sha256, sha1, size'
 
 /** Upstreams, the names known from them, their mirrored versions and the upstream grants. */
@@ -115,8 +120,13 @@ export function createMirrorRepository (db: Db) {
   const packagesOf = db.prepare<[number], PackageRow>(`SELECT ${PKG} FROM upstream_packages WHERE upstream_id = ? ORDER BY name`)
   const insertPackage = db.prepare<[number, string], void>('INSERT OR IGNORE INTO upstream_packages (upstream_id, name) VALUES (?, ?)')
   const setApproved = db.prepare<[number, number, string], void>('UPDATE upstream_packages SET approved = ? WHERE upstream_id = ? AND name = ?')
-  const setChecked = db.prepare<[number, string | null, number, string], void>(
-    'UPDATE upstream_packages SET checked_at = ?, validator = ? WHERE upstream_id = ? AND name = ?')
+  const setChecked = db.prepare<[number, string | null, number, number, string], void>(
+    'UPDATE upstream_packages SET checked_at = ?, validator = ?, changes_epoch = ? WHERE upstream_id = ? AND name = ?')
+  const confirmChecked = db.prepare<[number, number, number, string], void>(
+    'UPDATE upstream_packages SET checked_at = ? WHERE upstream_id = ? AND changes_epoch = ? AND name IN (SELECT value FROM json_each(?))')
+  const feedOf = db.prepare<[number], { changes_timestamp: number | null, changes_epoch: number }>('SELECT changes_timestamp, changes_epoch FROM upstreams WHERE id = ?')
+  const restartFeed = db.prepare<[number, number], void>('UPDATE upstreams SET changes_timestamp = ?, changes_epoch = changes_epoch + 1 WHERE id = ?')
+  const advanceFeed = db.prepare<[number, number, number], void>('UPDATE upstreams SET changes_timestamp = ? WHERE id = ? AND changes_epoch = ?')
   const setUpdated = db.prepare<[number, number, string], void>(
     'UPDATE upstream_packages SET metadata_updated_at = ? WHERE upstream_id = ? AND name = ?')
   const versionsOf = db.prepare<[number, string], VersionRow>(`SELECT ${VER} FROM mirrored_versions WHERE upstream_id = ? AND name = ?`)
@@ -167,7 +177,22 @@ export function createMirrorRepository (db: Db) {
     package: (upstreamId: number, name: string): UpstreamPackage | undefined => { const r = packageOf.get(upstreamId, name); return r === undefined ? undefined : toPackage(r) },
     ensurePackage: (upstreamId: number, name: string): void => { insertPackage.run(upstreamId, name) },
     setApproved: (upstreamId: number, name: string, approved: boolean): void => { setApproved.run(approved ? 1 : 0, upstreamId, name) },
-    setChecked: (upstreamId: number, name: string, checkedAt: number, validator: string | null): void => { setChecked.run(checkedAt, validator, upstreamId, name) },
+    /** An answer from upstream for this name: when it was asked, what makes the next ask conditional, and the feed epoch it was asked in. */
+    setChecked: (upstreamId: number, name: string, checkedAt: number, validator: string | null, changesEpoch: number): void => {
+      setChecked.run(checkedAt, validator, changesEpoch, upstreamId, name)
+    },
+    /** Names the changes feed vouches for (asked upstream within this epoch, and not named by the feed since): current as of `checkedAt`. */
+    confirmChecked: (upstreamId: number, changesEpoch: number, names: string[], checkedAt: number): void => {
+      confirmChecked.run(checkedAt, upstreamId, changesEpoch, JSON.stringify(names))
+    },
+    changesFeed: (upstreamId: number): ChangesFeed => {
+      const r = feedOf.get(upstreamId)
+      return { timestamp: r?.changes_timestamp ?? null, epoch: r?.changes_epoch ?? 0 }
+    },
+    /** Follows the feed from this timestamp in a new epoch: nothing asked before is vouched for any more. */
+    restartChangesFeed: (upstreamId: number, timestamp: number): void => { restartFeed.run(timestamp, upstreamId) },
+    /** The next timestamp to ask from, unless following restarted (another epoch) meanwhile. */
+    advanceChangesFeed: (upstreamId: number, changesEpoch: number, timestamp: number): void => { advanceFeed.run(timestamp, upstreamId, changesEpoch) },
     setUpdated: (upstreamId: number, name: string, updatedAt: number): void => { setUpdated.run(updatedAt, upstreamId, name) },
     versions: (upstreamId: number, name: string): MirroredVersion[] => versionsOf.all(upstreamId, name).map(toVersion),
     version: (upstreamId: number, name: string, versionNormalized: string): MirroredVersion | undefined => {

@@ -8,7 +8,7 @@ import { errors, PackyardError } from '../errors.js'
 import { BASE_URL_TOKEN, minify, rootDocument, withBaseUrl } from '../composer/metadata.js'
 import { isDevVersion, sortVersionsDescending } from '../composer/version.js'
 import {
-  matchesPattern, metadataFileUrl, parseIncludeFile, parseProviderIncludes, parseRoot, parseV1Provider, parseV2Document, providerFileUrl,
+  changesFeedUrl, matchesPattern, metadataFileUrl, parseChanges, parseIncludeFile, parseProviderIncludes, parseRoot, parseV1Provider, parseV2Document, providerFileUrl,
   sha256Hex, UpstreamFormatError, vendorPatterns, type InlinePackages, type PackageInclude, type UpstreamRoot, type UpstreamVersion
 } from '../composer/upstream-formats.js'
 import { isValidPackageName } from '../composer/composer-json.js'
@@ -84,6 +84,9 @@ interface RootState {
   inline: Map<string, { versions: UpstreamVersion[], hash: string }> | undefined
   at: number
 }
+
+/** What one read of a changes feed did: names now current (asked again, or vouched for), of them those whose versions changed, and failures. */
+interface FeedOutcome { current: Set<string>, updated: Set<string>, failed: Map<string, string> }
 
 interface Doc { updatedAt: number, lastModified: string, doc: string | null, byBase: Map<string, EncodedBody> }
 interface AccountMirror { local: readonly string[], names: string[], patterns: string[], roots: Map<string, EncodedBody> }
@@ -316,7 +319,7 @@ export function createMirrorService (opts: MirrorOptions) {
     return p
   }
 
-  const store_ = transaction((u: Upstream, name: string, versions: UpstreamVersion[] | undefined, validator: string | null): boolean => {
+  const store_ = transaction((u: Upstream, name: string, versions: UpstreamVersion[] | undefined, validator: string | null, changesEpoch: number): boolean => {
     mirror.ensurePackage(u.id, name)
     let changed = false
     if (versions !== undefined) {
@@ -332,22 +335,28 @@ export function createMirrorService (opts: MirrorOptions) {
     }
     const p = mirror.package(u.id, name)!
     if (changed) mirror.setUpdated(u.id, name, nextUpdatedAt(p.metadataUpdatedAt))
-    mirror.setChecked(u.id, name, nowSeconds(), validator)
+    mirror.setChecked(u.id, name, nowSeconds(), validator, changesEpoch)
     return changed
   })
 
-  /** Asks the upstream for one package (conditionally) and stores what changed. */
+  /**
+   * Asks the upstream for one package (conditionally; `force` ignores what the last answer said)
+   * and stores what changed. The root is the one cached for the maximum age: `sync` refetches it once.
+   */
   function refresh (u: Upstream, name: string, force = false): Promise<boolean> {
     return once(`pkg:${u.id}:${name}`, async () => {
-      const { root, providers, inline } = await rootOf(u, force)
+      const { root, providers, inline } = await rootOf(u)
+      if (root.protocol === 'v2' && root.changesUrl !== undefined) await startFeed(u, root.changesUrl)
+      // Read before asking: an answer vouches for this name only within the feed epoch it was asked in.
+      const epoch = mirror.changesFeed(u.id).epoch
       const previous = mirror.package(u.id, name)?.validator ?? null
       if (root.protocol === 'v1') {
         const sha = root.providersUrl === undefined ? undefined : providers?.get(name)
         const listed = inline?.get(name)
-        if (sha === undefined && listed === undefined) return store_(u, name, undefined, previous)
+        if (sha === undefined && listed === undefined) return store_(u, name, undefined, previous, epoch)
         // The provider file's sha256, the inline versions' hash, or both: unchanged means nothing to read.
         const validator = [sha, listed === undefined ? undefined : `inline:${listed.hash}`].filter((v) => v !== undefined).join('+')
-        if (validator === previous && !force) return store_(u, name, undefined, previous)
+        if (validator === previous && !force) return store_(u, name, undefined, previous, epoch)
         const versions = [...listed?.versions ?? []]
         if (sha !== undefined) {
           const url = providerFileUrl(root.providersUrl!, name, sha)
@@ -356,7 +365,7 @@ export function createMirrorService (opts: MirrorOptions) {
           // After the inline ones: the provider file's copy of a version wins.
           versions.push(...parseV1Provider(name, res.body, sha))
         }
-        return store_(u, name, versions, validator)
+        return store_(u, name, versions, validator, epoch)
       }
       const validators = parseValidators(previous)
       const versions: UpstreamVersion[] = []
@@ -373,8 +382,110 @@ export function createMirrorService (opts: MirrorOptions) {
           if (res.lastModified !== null) next[file] = res.lastModified
         }
       }
-      return store_(u, name, any ? versions : undefined, JSON.stringify(next))
+      return store_(u, name, any ? versions : undefined, JSON.stringify(next), epoch)
     })
+  }
+
+  /**
+   * Reads an upstream's metadata-changes-url feed (one read at a time per upstream) and brings
+   * the cached names up to date with it: a name the feed says was updated is asked again
+   * (conditionally); a name it does not mention, or says was deleted (whose stored versions stay
+   * served), and that was last asked upstream within the current epoch, is current without a
+   * request. A name asked before the epoch began is left to the caller to ask on its own.
+   *
+   * Why nothing is missed: the epoch changes only when following (re)starts from a fresh
+   * timestamp T, so an answer asked within the epoch was asked after T was handed out; the feed
+   * then names every change after T, and the timestamp only moves forward once every name it
+   * reported was read again (a failed one is reported again by the next read). Without a
+   * timestamp yet, or when the feed answers an error or "resync", following restarts from the
+   * timestamp it gives.
+   */
+  function readFeed (u: Upstream, changesUrl: string): Promise<FeedOutcome> {
+    return once(`feed:${u.id}`, async () => {
+      const asked = nowSeconds()
+      const { timestamp, epoch } = mirror.changesFeed(u.id)
+      const url = changesFeedUrl(changesUrl, timestamp)
+      const answer = await measured(u, async () => parseChanges(await getFeed(u, url), `changes feed ${safeUrl(url)}`))
+      const outcome: FeedOutcome = { current: new Set(), updated: new Set(), failed: new Map() }
+      feedReadAt.set(u.id, asked)
+      if (answer.kind === 'restart' || timestamp === null) {
+        mirror.restartChangesFeed(u.id, answer.timestamp)
+        return outcome
+      }
+      const vouched: string[] = []
+      for (const p of mirror.packagesOf(u.id)) {
+        if (u.mode === 'approved' && !p.approved) continue
+        if (answer.updated.has(p.name)) {
+          try {
+            if (await refresh(u, p.name)) outcome.updated.add(p.name)
+            outcome.current.add(p.name)
+          } catch (err) {
+            outcome.failed.set(p.name, (err as Error).message)
+          }
+        } else if (p.changesEpoch === epoch) {
+          vouched.push(p.name)
+          outcome.current.add(p.name)
+        }
+      }
+      mirror.confirmChecked(u.id, epoch, vouched, asked)
+      if (outcome.failed.size === 0) mirror.advanceChangesFeed(u.id, epoch, answer.timestamp)
+      return outcome
+    })
+  }
+
+  /** A changes-feed answer: a 200, or the 400 whose body says where to start (packagist.org's answer to a missing or too old `since`). */
+  async function getFeed (u: Upstream, url: string): Promise<Buffer> {
+    const res = await upstreamGet(url, { credentials: creds(), timeoutMs: opts.timeoutMs })
+    if (res.status !== 200 && res.status !== 400) {
+      res.body.resume()
+      res.done()
+      throw new UpstreamHttpError(`GET ${safeUrl(url)} answered ${res.status}`, res.status)
+    }
+    const body = await readBody(res, MAX_METADATA_BYTES, url)
+    statsOf(u).bytes += body.length
+    return body
+  }
+
+  /** When each upstream's feed was last read, and last failed: it is read at most once a minute (or maximum age), and a failing one is left alone as long. */
+  const feedReadAt = new Map<number, number>()
+  const feedFailedAt = new Map<number, number>()
+  const feedPause = (): number => Math.min(60, opts.maxAgeSeconds)
+
+  /** Reads the feed unless it was read or failed within the pause; undefined when it was not read (the caller asks per package). */
+  async function readFeedIfDue (u: Upstream, changesUrl: string): Promise<FeedOutcome | undefined> {
+    const now = nowSeconds()
+    if (now - (feedReadAt.get(u.id) ?? 0) < feedPause() || now - (feedFailedAt.get(u.id) ?? 0) < feedPause()) return undefined
+    try {
+      return await readFeed(u, changesUrl)
+    } catch (err) {
+      feedFailedAt.set(u.id, now)
+      opts.log?.('upstream changes feed failed; asking each package', { upstream: u.name, error: (err as Error).message })
+      return undefined
+    }
+  }
+
+  /** Starts following an upstream's feed before its first package is asked, so that answer is vouched for from the start. */
+  async function startFeed (u: Upstream, changesUrl: string): Promise<void> {
+    if (mirror.changesFeed(u.id).timestamp !== null) return
+    if (nowSeconds() - (feedFailedAt.get(u.id) ?? 0) < feedPause()) return
+    try {
+      await readFeed(u, changesUrl)
+    } catch (err) {
+      feedFailedAt.set(u.id, nowSeconds())
+      opts.log?.('upstream changes feed failed; asking each package', { upstream: u.name, error: (err as Error).message })
+    }
+  }
+
+  /** A stale package: through the upstream's changes feed when it has one, else (or when the feed cannot vouch for it) asked on its own. */
+  async function refreshStale (u: Upstream, name: string): Promise<void> {
+    const { root } = await rootOf(u)
+    if (root.protocol === 'v2' && root.changesUrl !== undefined) {
+      const outcome = await readFeedIfDue(u, root.changesUrl)
+      if (outcome?.current.has(name) === true) return
+      const failure = outcome?.failed.get(name)
+      if (failure !== undefined) throw new Error(failure)
+    }
+    await refresh(u, name)
   }
 
   function parseValidators (v: string | null): Record<string, string> {
@@ -394,7 +505,7 @@ export function createMirrorService (opts: MirrorOptions) {
     if (now - (attempted.get(key) ?? 0) < Math.min(60, opts.maxAgeSeconds)) return
     if (attempted.size >= 100_000) attempted.clear()
     attempted.set(key, now)
-    refresh(u, name).catch((err: unknown) => {
+    refreshStale(u, name).catch((err: unknown) => {
       opts.log?.('background refresh failed; serving the stored metadata', { upstream: u.name, package: name, error: (err as Error).message })
     })
   }
@@ -734,10 +845,28 @@ export function createMirrorService (opts: MirrorOptions) {
       for (const u of list) {
         const result = { upstream: u.name, ok: true, packages: 0, updated: 0, errors: [] as string[] }
         try {
-          await rootOf(u, true)
+          const { root } = await rootOf(u, true)
+          // With a changes feed, only the names it reports (or cannot vouch for) are asked.
+          let feed: FeedOutcome | undefined
+          if (root.protocol === 'v2' && root.changesUrl !== undefined) {
+            try {
+              feed = await readFeed(u, root.changesUrl)
+            } catch (err) {
+              opts.log?.('upstream changes feed failed; asking each package', { upstream: u.name, error: (err as Error).message })
+            }
+          }
           for (const p of mirror.packagesOf(u.id)) {
             if (u.mode === 'approved' && !p.approved) continue
             result.packages++
+            const failure = feed?.failed.get(p.name)
+            if (failure !== undefined) {
+              result.errors.push(`${p.name}: ${failure}`)
+              continue
+            }
+            if (feed?.current.has(p.name) === true) {
+              if (feed.updated.has(p.name)) result.updated++
+              continue
+            }
             try {
               if (await refresh(u, p.name, true)) result.updated++
             } catch (err) {

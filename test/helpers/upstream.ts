@@ -66,7 +66,7 @@ export async function httpUpstream (t: Teardown, opts: { auth?: { username: stri
 export const json = (value: unknown): Buffer => Buffer.from(JSON.stringify(value))
 
 /** A route answering this status with a short body. */
-export const failing = (status: number): Route => (_req, res) => {
+export const failing = (status: number) => (_req: IncomingMessage, res: ServerResponse): void => {
   res.writeHead(status, { 'content-type': 'text/plain' })
   res.end(`failing with ${status}`)
 }

@@ -1,6 +1,6 @@
 import t from 'tap'
 import {
-  expandMinified, matchesPattern, parseIncludeFile, parseProviderIncludes, parseRoot, parseV1Provider, parseV2Document, resolveRootUrl,
+  changesFeedUrl, expandMinified, matchesPattern, parseChanges, parseIncludeFile, parseProviderIncludes, parseRoot, parseV1Provider, parseV2Document, resolveRootUrl,
   sha256Hex, UpstreamFormatError, vendorPatterns
 } from '../../src/composer/upstream-formats.js'
 import { credentialsFor, loadUpstreamCredentials } from '../../src/services/upstream-http.js'
@@ -106,6 +106,28 @@ t.test('Composer 1 roots with inline packages and Satis includes (sha1 or sha256
 
   t.throws(() => parseRoot('https://up.test', JSON.stringify({ includes: { 'all.json': {} } })), /include all\.json in packages\.json has no sha1 or sha256/)
   t.throws(() => parseRoot('https://up.test', JSON.stringify({ packages: { 'acme/a': 'nope' } })), /not an object of versions/)
+})
+
+t.test('the metadata-changes-url feed, read as packagist.org answers it', async (t) => {
+  const root = parseRoot('https://repo.packagist.org', JSON.stringify({ 'metadata-url': '/p2/%package%.json', 'metadata-changes-url': 'https://packagist.org/metadata/changes.json' }))
+  t.equal(root.protocol === 'v2' && root.changesUrl, 'https://packagist.org/metadata/changes.json')
+  t.equal(changesFeedUrl('https://packagist.org/metadata/changes.json', null), 'https://packagist.org/metadata/changes.json', 'no since: asks where to start')
+  t.equal(changesFeedUrl('https://packagist.org/metadata/changes.json', 17000000000001), 'https://packagist.org/metadata/changes.json?since=17000000000001')
+  t.same(parseChanges('{"error":"Invalid or missing \\"since\\" query parameter","timestamp":17000000000001}', 'feed'), { kind: 'restart', timestamp: 17000000000001 })
+  t.same(parseChanges('{"actions":[{"type":"resync","time":1700000000,"package":"*"}],"timestamp":17000000000002}', 'feed'), { kind: 'restart', timestamp: 17000000000002 })
+  const changes = parseChanges(JSON.stringify({
+    actions: [
+      { type: 'update', package: 'Acme/One', time: 1 },
+      { type: 'update', package: 'acme/dev-only~dev', time: 1 },
+      { type: 'delete', package: 'acme/gone', time: 1 },
+      { type: 'delete', package: 'acme/back', time: 1 },
+      { type: 'update', package: 'acme/back~dev', time: 2 }
+    ],
+    timestamp: 17000000000003
+  }), 'feed')
+  t.same(changes, { kind: 'changes', timestamp: 17000000000003, updated: new Set(['acme/one', 'acme/dev-only', 'acme/back']), deleted: new Set(['acme/gone']) })
+  t.throws(() => parseChanges('{"actions":[]}', 'feed'), /feed has no "timestamp"/)
+  t.throws(() => parseChanges('{"timestamp":5}', 'feed'), /neither "actions" nor "error"/)
 })
 
 t.test('patterns: vendors of advertised names, Composer\'s anchored wildcard match', async (t) => {
