@@ -26,24 +26,24 @@ const toAdvisory = (r: AdvisoryRow): Advisory => ({
   reportedAt: r.reported_at
 })
 
-const SELECT = `SELECT a.id, p.name AS package_name, a.affected_versions, a.title, a.cve, a.link, a.severity, a.reported_at
-  FROM advisories a JOIN packages p ON p.id = a.package_id`
+const SELECT = 'SELECT a.id, a.package_name, a.affected_versions, a.title, a.cve, a.link, a.severity, a.reported_at FROM advisories a'
 
 export interface NewAdvisory { affectedVersions: string, title: string, cve: string | null, link: string | null, severity: string | null, reportedAt: string }
 
-/** Security advisories the operator publishes, per package. */
+/** Security advisories the operator publishes, per package name (local or mirrored, migrations/015). */
 export function createAdvisoriesRepository (db: Db) {
-  const insert = db.prepare<[number, string, string, string | null, string | null, string | null, string], void>(
-    'INSERT INTO advisories (package_id, affected_versions, title, cve, link, severity, reported_at) VALUES (?, ?, ?, ?, ?, ?, ?)')
+  const insert = db.prepare<[string, number | null, string, string, string | null, string | null, string | null, string], void>(
+    'INSERT INTO advisories (package_name, package_id, affected_versions, title, cve, link, severity, reported_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)')
   const byId = db.prepare<[number], AdvisoryRow>(`${SELECT} WHERE a.id = ?`)
-  const all = db.prepare<[], AdvisoryRow>(`${SELECT} ORDER BY p.name, a.id`)
+  const all = db.prepare<[], AdvisoryRow>(`${SELECT} ORDER BY a.package_name, a.id`)
   // The names arrive as one JSON array: one statement whatever their number.
-  const ofPackages = db.prepare<[string], AdvisoryRow>(`${SELECT} WHERE p.name IN (SELECT value FROM json_each(?)) ORDER BY p.name, a.id`)
+  const ofPackages = db.prepare<[string], AdvisoryRow>(`${SELECT} WHERE a.package_name IN (SELECT value FROM json_each(?)) ORDER BY a.package_name, a.id`)
   const remove = db.prepare<[number], void>('DELETE FROM advisories WHERE id = ?')
 
   return {
-    insert (packageId: number, a: NewAdvisory): Advisory {
-      const { lastInsertRowid } = insert.run(packageId, a.affectedVersions, a.title, a.cve, a.link, a.severity, a.reportedAt)
+    /** `packageId`: the local package of this name, or null for a name only an upstream serves. */
+    insert (packageName: string, packageId: number | null, a: NewAdvisory): Advisory {
+      const { lastInsertRowid } = insert.run(packageName, packageId, a.affectedVersions, a.title, a.cve, a.link, a.severity, a.reportedAt)
       return toAdvisory(byId.get(Number(lastInsertRowid))!)
     },
     find (id: number): Advisory | undefined {

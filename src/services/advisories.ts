@@ -32,9 +32,9 @@ export interface ComposerAdvisory {
 const CVE = /^CVE-\d{4}-\d{4,}$/
 
 /**
- * Security advisories for `composer audit`: the operator adds them per package with the
- * affected versions as a Composer constraint; Composer POSTs the names it has installed
- * and gets the advisories of the packages this account can see.
+ * Security advisories for `composer audit`: the operator adds them per package (a local one, or
+ * a name an upstream serves) with the affected versions as a Composer constraint; Composer POSTs
+ * the names it has installed and gets the advisories of the packages this account can see.
  */
 export function createAdvisoryService (deps: { advisories: AdvisoriesRepository, catalog: CatalogService, mirror?: MirrorService | undefined }) {
   const { advisories, catalog } = deps
@@ -48,7 +48,10 @@ export function createAdvisoryService (deps: { advisories: AdvisoriesRepository,
 
   return {
     add (input: AdvisoryInput): Advisory {
-      const pkg = catalog.get(input.package)
+      const name = input.package.trim().toLowerCase()
+      // A local package, else a name an upstream serves (mirrored, approved, or matching a lazy upstream's patterns).
+      const local = catalog.exists(name) ? catalog.get(name) : undefined
+      if (local === undefined && deps.mirror?.servesName(name) !== true) throw errors.notFound(`package "${input.package}" (published here or served by an upstream)`)
       const affected = input.affectedVersions.trim()
       try {
         parseConstraint(affected)
@@ -65,7 +68,7 @@ export function createAdvisoryService (deps: { advisories: AdvisoriesRepository,
       if (severity !== null && !(SEVERITIES as readonly string[]).includes(severity)) throw errors.badRequest(`invalid severity "${input.severity ?? ''}": use ${SEVERITIES.join(', ')}`)
       // Composer parses reportedAt with PHP's DateTime: "Y-m-d H:i:s" (UTC).
       const reportedAt = new Date().toISOString().slice(0, 19).replace('T', ' ')
-      return advisories.insert(pkg.id, { affectedVersions: affected, title, cve, link, severity, reportedAt })
+      return advisories.insert(local?.name ?? name, local?.id ?? null, { affectedVersions: affected, title, cve, link, severity, reportedAt })
     },
     list: (): Advisory[] => advisories.list(),
     remove (id: string | number): Advisory {
@@ -78,7 +81,8 @@ export function createAdvisoryService (deps: { advisories: AdvisoriesRepository,
     /**
      * Composer's audit answer: every asked name this account can see, with its advisories
      * (an empty list when it has none); names it cannot see are left out. A name this account
-     * installs from a mirrored upstream gets that upstream's advisories (services/mirror.ts).
+     * installs from a mirrored upstream gets the operator's advisories of that name followed by
+     * that upstream's own (services/mirror.ts).
      */
     async forAccount (accountId: number, names: string[]): Promise<Record<string, ComposerAdvisory[]>> {
       const visible = new Set(catalog.visibleNames(accountId))

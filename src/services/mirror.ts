@@ -691,6 +691,12 @@ export function createMirrorService (opts: MirrorOptions) {
       }
       return { body, updatedAt: entry.updatedAt, lastModified: entry.lastModified }
     },
+    /** Whether any upstream serves this name to some account (approved, fetched, or matching a lazy upstream's patterns): an advisory may target it. */
+    servesName (name: string): boolean {
+      if (!isValidPackageName(name)) return false
+      sync()
+      return upstreams.some((u) => serves(u, name))
+    },
     /** Whether an upstream this account sees might have the name but it has not been fetched (recently). */
     mayFetch (accountId: number, name: string): boolean {
       if (!isValidPackageName(name)) return false

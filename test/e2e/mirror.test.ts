@@ -193,12 +193,17 @@ if (requireTools(t, 'composer', 'php')) {
       t.match(lock.packages.find((p) => p.name === 'legacy/tool')!.dist.url, `${main.url}/mirror/legacy/legacy/tool/1.0.0.0.zip`)
     })
 
-    await t.test('composer audit reports the advisory the upstream publishes for a mirrored package', async (t) => {
-      const audit = await composer(project, ['audit'])
+    await t.test('composer audit reports the advisory the upstream publishes for a mirrored package, and the operator\'s own', async (t) => {
+      // The operator's advisory on the mirrored name, added from another process while the server runs.
+      await cli(['advisory', 'add', 'magento/framework', '--affected', '>=1.0,<1.1', '--title', 'Operator framework note', '--severity', 'low'])
+      const audit = await composer(project, ['audit', '--format', 'json'])
       t.not(audit.code, 0, 'exits non-zero with an affected package')
-      t.match(audit.output, /Upstream framework hole/)
-      t.match(audit.output, /CVE-2030-7777/)
-      t.match(audit.output, /magento\/framework/)
+      const report = JSON.parse(audit.output.slice(audit.output.indexOf('{'))) as { advisories: Record<string, Array<{ title: string, cve: string | null }>> }
+      t.same(report.advisories['magento/framework']!.map((a) => a.title).sort(), ['Operator framework note', 'Upstream framework hole'], 'both, merged')
+      t.match(report.advisories['magento/framework'], [{}, { cve: 'CVE-2030-7777' }])
+      const table = await composer(project, ['audit'])
+      t.match(table.output, /Upstream framework hole/)
+      t.match(table.output, /Operator framework note/)
     })
 
     await t.test('a local package shadows the upstream package of the same name completely', async (t) => {

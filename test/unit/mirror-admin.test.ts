@@ -1,7 +1,7 @@
 import t, { type Test } from 'tap'
 import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
-import { basic, buildTestApp, cliJsonQuick, tempDir, writePackageZip } from '../helpers/harness.js'
+import { basic, buildTestApp, cliInProcess, cliJsonQuick, tempDir, writePackageZip } from '../helpers/harness.js'
 
 type Json = Record<string, any>
 
@@ -148,4 +148,46 @@ t.test('advisories of mirrored packages come from the upstream, are stored, and 
   t.match(stale['acme/lib'], [{ title: 'Upstream hole' }], 'served stale while the upstream is down')
   t.ok(Date.now() - started < 5000)
   t.equal((JSON.parse((await app.inject({ url: '/healthz' })).body) as Json).upstreams[0].healthy, false)
+})
+
+t.test('the operator\'s advisories may name a mirrored package; composer audit merges them with the upstream\'s', async (t) => {
+  const up = await upstreamPackyard(t, [{ name: 'acme/lib', version: '1.0.0' }, { name: 'acme/quiet', version: '1.0.0' }, { name: 'acme/other', version: '1.0.0' }])
+  const upstreamAdvisory = up.app.ctx.advisories.add({ package: 'acme/lib', affectedVersions: '<1.0.1', title: 'Upstream hole', cve: 'CVE-2030-1234' })
+  const { app, call } = await mainApp(t, { upstreamAuth: up.auth })
+  t.equal((await call('POST', '/upstreams', { name: 'up', url: up.url, mode: 'approved' })).status, 201)
+  for (const name of ['acme/lib', 'acme/quiet']) await call('POST', '/upstreams/up/approve', { package: name })
+  t.same((await call('POST', '/upstreams/up/sync')).json().errors, [])
+  const dataDir = app.ctx.config.dataDir
+
+  // `packyard advisory add` and the admin API accept a name only an upstream serves.
+  const viaCli = await cliInProcess(dataDir, ['--json', 'advisory', 'add', 'acme/lib', '--affected', '>=1.0,<1.2', '--title', 'Operator finding', '--severity', 'medium'])
+  t.equal(viaCli.code, 0, viaCli.stderr)
+  t.match(viaCli.json, { advisoryId: /^PACKYARD-\d+$/, packageName: 'acme/lib', affectedVersions: '>=1.0,<1.2', title: 'Operator finding', severity: 'medium' })
+  const viaApi = await call('POST', '/advisories', { package: 'ACME/Quiet', affectedVersions: '<9', title: 'Quiet upstream, loud operator' })
+  t.equal(viaApi.status, 201, viaApi.body)
+  t.equal(viaApi.json().packageName, 'acme/quiet')
+  // Names neither published here nor served by an upstream are still refused.
+  const unknown = await cliInProcess(dataDir, ['advisory', 'add', 'nobody/none', '--affected', '<1', '--title', 'x'])
+  t.equal(unknown.code, 1)
+  t.equal(unknown.stderr, 'packyard: package "nobody/none" (published here or served by an upstream) not found\n')
+  t.equal((await call('POST', '/advisories', { package: 'acme/other', affectedVersions: '<1', title: 'x' })).status, 404, 'not approved: not served')
+  t.same((await call('GET', '/advisories')).json().map((a: Json) => a.packageName), ['acme/lib', 'acme/quiet'])
+
+  await cliJsonQuick(dataDir, ['account', 'create', 'alice'])
+  const alice = await cliJsonQuick(dataDir, ['key', 'create', 'alice', '--name', 'ci']) as { publicKey: string, privateKey: string }
+  const res = await app.inject({
+    method: 'POST',
+    url: '/api/security-advisories/',
+    headers: { ...basic(alice.publicKey, alice.privateKey), 'content-type': 'application/x-www-form-urlencoded' },
+    payload: 'packages%5B0%5D=acme%2Flib&packages%5B1%5D=acme%2Fquiet'
+  })
+  t.equal(res.statusCode, 200, res.body)
+  const advisories = (JSON.parse(res.body) as { advisories: Json }).advisories
+  t.match(advisories['acme/lib'], [
+    { advisoryId: viaCli.json.advisoryId, title: 'Operator finding', sources: [{ name: 'Packyard', remoteId: viaCli.json.advisoryId }] },
+    { advisoryId: upstreamAdvisory.advisoryId, title: 'Upstream hole', cve: 'CVE-2030-1234' }
+  ], 'the operator\'s advisory, then the upstream\'s')
+  t.equal(advisories['acme/lib'].length, 2)
+  t.match(advisories['acme/quiet'], [{ title: 'Quiet upstream, loud operator', packageName: 'acme/quiet' }])
+  t.equal(advisories['acme/quiet'].length, 1)
 })

@@ -1,8 +1,8 @@
 import t from 'tap'
 import Database from 'better-sqlite3'
-import { mkdirSync, writeFileSync } from 'node:fs'
+import { copyFileSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
-import { tempDir } from '../helpers/harness.js'
+import { ROOT, tempDir } from '../helpers/harness.js'
 import { buildPackageMetadata, minify, versionDocument, withBaseUrl, BASE_URL_TOKEN } from '../../src/composer/metadata.js'
 import { ConfigError, loadConfig } from '../../src/config.js'
 import { generateKey, generateMageId, hashPassword, hashSecret, KEY_PATTERN, secretMatches, verifyPassword } from '../../src/services/secrets.js'
@@ -278,6 +278,27 @@ t.test('migrate()', async (t) => {
     t.same(tables(db), schema)
     db.close()
     t.throws(() => openDatabase(file), { message: /newer than this release knows/ }, 'openDatabase refuses it too')
+  })
+
+  t.test('015 keeps every advisory under its package\'s name; deleting the package still deletes them', async (t) => {
+    const dir = tempDir(t)
+    const upTo014 = path.join(dir, 'migrations')
+    mkdirSync(upTo014)
+    const all = path.join(ROOT, 'migrations')
+    for (const f of readdirSync(all).filter((f) => /^\d{3}-/.test(f) && f < '015')) copyFileSync(path.join(all, f), path.join(upTo014, f))
+    const db = new Database(path.join(dir, 'm.sqlite'))
+    t.teardown(() => db.close())
+    db.pragma('foreign_keys = ON')
+    t.equal(migrate(db, upTo014), 14)
+    db.prepare("INSERT INTO packages (id, name, access, created_at, metadata_updated_at) VALUES (7, 'acme/tool', 'public', '2030-01-01', 1)").run()
+    db.prepare("INSERT INTO advisories (id, package_id, affected_versions, title, cve, link, severity, reported_at) VALUES (3, 7, '<1.2', 'Hole', 'CVE-2030-1111', NULL, 'high', '2030-01-02 00:00:00')").run()
+    t.ok(migrate(db) >= 15)
+    t.same(db.prepare('SELECT * FROM advisories').all(), [{
+      id: 3, package_name: 'acme/tool', package_id: 7, affected_versions: '<1.2', title: 'Hole', cve: 'CVE-2030-1111', link: null, severity: 'high', reported_at: '2030-01-02 00:00:00'
+    }], 'same id (PACKYARD-3), same fields')
+    db.prepare("INSERT INTO advisories (package_name, package_id, affected_versions, title, reported_at) VALUES ('magento/framework', NULL, '<2', 'Mirrored', '2030-01-03 00:00:00')").run()
+    db.prepare('DELETE FROM packages WHERE id = 7').run()
+    t.same(db.prepare('SELECT package_name FROM advisories').all(), [{ package_name: 'magento/framework' }], 'the local package\'s advisory went with it')
   })
 
   t.test('only newer migrations run, each in a transaction with its version bump', async (t) => {
