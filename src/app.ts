@@ -105,7 +105,7 @@ export async function buildApp (config: Config, options: BuildOptions = {}): Pro
   if (metrics !== undefined) await app.register(metricsRoutes, { metrics, token: config.metricsToken })
   // Failed access-key checks per (key, address) and per address, in memory for this process.
   const keyThrottle = createKeyThrottle({ windowMs: config.keyThrottleWindowMs })
-  fastLane = createComposerFastLane({ config, keys: ctx.keys, catalog: ctx.catalog, throttle: keyThrottle, accessLog, observe: metrics?.observeRequest })
+  fastLane = createComposerFastLane({ config, keys: ctx.keys, catalog: ctx.catalog, throttle: keyThrottle, accessLog, series: metrics?.requestSeries })
   await app.register(composerRoutes, {
     config,
     keys: ctx.keys,

@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify'
-import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client'
+import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client'
 
 /** Seconds; downloads of large archives over slow links land in the upper buckets. */
 const DURATION_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300]
@@ -15,19 +15,7 @@ export type AuthSurface = 'composer' | 'pages' | 'api' | 'downloads'
 export function createMetrics (opts: { authFailureReasons?: Partial<Record<AuthSurface, readonly string[]>> } = {}) {
   const register = new Registry()
   collectDefaultMetrics({ register })
-  const requests = new Counter({
-    name: 'packyard_http_requests_total',
-    help: 'HTTP requests answered, by method, route pattern and status code',
-    labelNames: ['method', 'route', 'status_code'] as const,
-    registers: [register]
-  })
-  const duration = new Histogram({
-    name: 'packyard_http_request_duration_seconds',
-    help: 'Time from receiving a request to the last byte of its response, by method, route pattern and status code',
-    labelNames: ['method', 'route', 'status_code'] as const,
-    buckets: DURATION_BUCKETS,
-    registers: [register]
-  })
+  const http = createRequestSeries(register)
   const authFailures = new Counter({
     name: 'packyard_auth_failures_total',
     help: 'Rejected sign-ins, by surface (composer, pages, api, downloads) and reason (e.g. missing, wrong_secret, wrong_password, throttled)',
@@ -47,8 +35,6 @@ export function createMetrics (opts: { authFailureReasons?: Partial<Record<AuthS
     labelNames: ['package'] as const,
     registers: [register]
   })
-  // Route labels are patterns and methods and statuses few, so this stays small.
-  const children = new Map<string, { requests: ReturnType<typeof requests.labels>, duration: ReturnType<typeof duration.labels> }>()
   // Known reasons start at 0, so a rate() alert works before the first failure.
   for (const [surface, reasons] of Object.entries(opts.authFailureReasons ?? {})) {
     for (const reason of reasons) authFailures.inc({ surface, reason }, 0)
@@ -58,17 +44,10 @@ export function createMetrics (opts: { authFailureReasons?: Partial<Record<AuthS
     contentType: register.contentType,
     render: (): Promise<string> => register.metrics(),
     observeRequest (method: string, route: string, statusCode: number, seconds: number): void {
-      // prom-client hashes a label object on every call; the children are looked up once.
-      const key = `${method} ${statusCode} ${route}`
-      let series = children.get(key)
-      if (series === undefined) {
-        const labels = { method, route, status_code: String(statusCode) }
-        series = { requests: requests.labels(labels), duration: duration.labels(labels) }
-        children.set(key, series)
-      }
-      series.requests.inc()
-      series.duration.observe(seconds)
+      http.series(method, route, statusCode).observe(seconds)
     },
+    /** The series of one method, route and status, for a caller that answers many of them (the fast lane). */
+    requestSeries: http.series,
     throttled (surface: AuthSurface): void {
       throttled.inc({ surface })
     },
@@ -127,4 +106,91 @@ export function observeHttp (app: FastifyInstance, metrics: Metrics): void {
   app.addHook('onResponse', async (request, reply) => {
     metrics.observeRequest(request.method, request.routeOptions.url ?? 'unmatched', reply.statusCode, reply.elapsedTime / 1000)
   })
+}
+
+/** One method + route + status: a request count, a duration sum and per-bucket counts. */
+export interface RequestSeries {
+  observe: (seconds: number) => void
+}
+
+/**
+ * `packyard_http_requests_total` and `packyard_http_request_duration_seconds`, kept in plain
+ * numbers and turned into Prometheus samples only when scraped. prom-client's Counter and
+ * Histogram hash their label object on every inc()/observe(), even through labels(), which
+ * under load cost more than answering a metadata request from memory; here an observation is
+ * a few additions on an object the caller may keep. The text is what prom-client's own
+ * Counter and Histogram would print (cumulative `le` buckets, `+Inf`, `_sum`, `_count`).
+ */
+function createRequestSeries (register: Registry) {
+  interface Series { labels: { method: string, route: string, status_code: string }, count: number, sum: number, buckets: Float64Array, observe: (seconds: number) => void }
+  // Route labels are patterns and methods and statuses few, so this stays small.
+  const all = new Map<string, Series>()
+  const labelNames = ['method', 'route', 'status_code']
+
+  function series (method: string, route: string, statusCode: number): Series {
+    const key = `${method} ${statusCode} ${route}`
+    let s = all.get(key)
+    if (s === undefined) {
+      const created: Series = {
+        labels: { method, route, status_code: String(statusCode) },
+        count: 0,
+        sum: 0,
+        buckets: new Float64Array(DURATION_BUCKETS.length),
+        observe (seconds) {
+          created.count++
+          created.sum += seconds
+          for (let i = 0; i < DURATION_BUCKETS.length; i++) {
+            if (seconds <= DURATION_BUCKETS[i]!) {
+              created.buckets[i]!++
+              break
+            }
+          }
+        }
+      }
+      s = created
+      all.set(key, s)
+    }
+    return s
+  }
+
+  // prom-client prints any registered object with name, help, type and get().
+  register.registerMetric({
+    name: 'packyard_http_requests_total',
+    help: 'HTTP requests answered, by method, route pattern and status code',
+    type: 'counter',
+    labelNames,
+    get: () => ({
+      name: 'packyard_http_requests_total',
+      help: 'HTTP requests answered, by method, route pattern and status code',
+      type: 'counter',
+      aggregator: 'sum',
+      values: [...all.values()].map((s) => ({ labels: s.labels, value: s.count }))
+    })
+  } as never)
+  register.registerMetric({
+    name: 'packyard_http_request_duration_seconds',
+    help: 'Time from receiving a request to the last byte of its response, by method, route pattern and status code',
+    type: 'histogram',
+    labelNames,
+    get: () => ({
+      name: 'packyard_http_request_duration_seconds',
+      help: 'Time from receiving a request to the last byte of its response, by method, route pattern and status code',
+      type: 'histogram',
+      aggregator: 'sum',
+      values: [...all.values()].flatMap((s) => {
+        let cumulative = 0
+        const values: Array<{ metricName: string, labels: Record<string, string | number>, value: number }> = DURATION_BUCKETS.map((le, i) => {
+          cumulative += s.buckets[i]!
+          return { metricName: 'packyard_http_request_duration_seconds_bucket', labels: { le, ...s.labels }, value: cumulative }
+        })
+        values.push(
+          { metricName: 'packyard_http_request_duration_seconds_bucket', labels: { le: '+Inf', ...s.labels }, value: s.count },
+          { metricName: 'packyard_http_request_duration_seconds_sum', labels: s.labels, value: s.sum },
+          { metricName: 'packyard_http_request_duration_seconds_count', labels: s.labels, value: s.count }
+        )
+        return values
+      })
+    })
+  } as never)
+  return { series: series as (method: string, route: string, statusCode: number) => RequestSeries }
 }

@@ -48,14 +48,16 @@ export function createAccessKeyService (deps: { keys: AccessKeysRepository, usag
   }
   /** Public key → its credential (null: no such key), valid while `cachedAt` is the counter. */
   const credentials = new Map<string, KeyCredential | null>()
+  /**
+   * `Authorization` header → the pair it carries and the key it opened, for headers that
+   * passed the full check while the credentials counter was `cachedAt` (dropped with the
+   * credentials). Only accepted headers enter, so failures cannot fill it.
+   */
+  const accepted = new Map<string, { publicKey: string, accountId: number, keyId: number }>()
   let cachedAt = -1
 
   function credentialOf (publicKey: string): KeyCredential | undefined {
-    const counter = changes.current().credentials
-    if (counter !== cachedAt) {
-      credentials.clear()
-      cachedAt = counter
-    }
+    fresh()
     let cred = credentials.get(publicKey)
     if (cred === undefined) {
       cred = keys.credential(publicKey) ?? null
@@ -63,6 +65,16 @@ export function createAccessKeyService (deps: { keys: AccessKeysRepository, usag
       credentials.set(publicKey, cred)
     }
     return cred ?? undefined
+  }
+
+  /** Drops both caches when the credentials counter moved (a key or account changed, here or in another process). */
+  function fresh (): void {
+    const counter = changes.current().credentials
+    if (counter !== cachedAt) {
+      credentials.clear()
+      accepted.clear()
+      cachedAt = counter
+    }
   }
 
   function get (publicKey: string): AccessKey {
@@ -167,20 +179,56 @@ export function createAccessKeyService (deps: { keys: AccessKeysRepository, usag
     }),
     /**
      * One SHA-256 and a Map lookup per request (a query only after a key changed); no write
-     * (see UsageTracker). Nothing secret is cached: only the stored hash.
+     * (see UsageTracker). The credential cache holds stored hashes only.
      */
     authenticate (publicKey: string, privateKey: string): AuthResult {
-      if (!KEY_PATTERN.test(publicKey) || privateKey.length !== 32) return { ok: false, reason: 'malformed' }
-      const cred = credentialOf(publicKey)
-      const matches = secretMatches(privateKey, cred?.privateKeyHash ?? DUMMY_HASH)
-      if (cred === undefined) return { ok: false, reason: 'unknown' }
-      if (!matches) return { ok: false, reason: 'wrong_secret' }
-      // Before the key's own state: every key of a suspended account says why it is refused.
-      if (cred.accountDisabled) return { ok: false, reason: 'suspended' }
-      if (!cred.enabled) return { ok: false, reason: 'disabled' }
-      usage.record(cred.id, publicKey)
-      return { ok: true, accountId: cred.accountId, keyId: cred.id }
+      return check(publicKey, privateKey)
+    },
+    /**
+     * The same check for a whole `Authorization` header value, for the Composer hot path:
+     * the key the header opens, or undefined for anything else (not Basic, malformed,
+     * refused, or a public key `admit` turns away, i.e. the throttle), which the caller hands
+     * to the full path for its answer. A header that passed the full check since the last key
+     * change is answered with one Map lookup, without decoding or hashing it again. Every key
+     * change (disable, regenerate, delete, suspension; here or in another process) moves the
+     * credentials counter, which empties that map before the next lookup, so an entry never
+     * outlives the check it stands for. The map holds accepted header values, which carry
+     * private keys, in this process's memory only: never written, logged or shared, bounded,
+     * and only headers that passed (failures cannot fill it).
+     */
+    authenticateHeader (header: string, admit: (publicKey: string) => boolean): { accountId: number, keyId: number } | undefined {
+      fresh()
+      const hit = accepted.get(header)
+      if (hit === undefined) {
+        if (!header.startsWith('Basic ')) return undefined
+        const decoded = Buffer.from(header.slice(6), 'base64').toString('utf8')
+        const colon = decoded.indexOf(':')
+        if (colon < 0) return undefined
+        const publicKey = decoded.slice(0, colon)
+        if (!admit(publicKey)) return undefined
+        const result = check(publicKey, decoded.slice(colon + 1))
+        if (!result.ok) return undefined
+        if (accepted.size >= CREDENTIAL_CACHE_MAX) accepted.clear()
+        accepted.set(header, { publicKey, accountId: result.accountId, keyId: result.keyId })
+        return result
+      }
+      if (!admit(hit.publicKey)) return undefined
+      usage.record(hit.keyId, hit.publicKey)
+      return hit
     }
+  }
+
+  function check (publicKey: string, privateKey: string): AuthResult {
+    if (!KEY_PATTERN.test(publicKey) || privateKey.length !== 32) return { ok: false, reason: 'malformed' }
+    const cred = credentialOf(publicKey)
+    const matches = secretMatches(privateKey, cred?.privateKeyHash ?? DUMMY_HASH)
+    if (cred === undefined) return { ok: false, reason: 'unknown' }
+    if (!matches) return { ok: false, reason: 'wrong_secret' }
+    // Before the key's own state: every key of a suspended account says why it is refused.
+    if (cred.accountDisabled) return { ok: false, reason: 'suspended' }
+    if (!cred.enabled) return { ok: false, reason: 'disabled' }
+    usage.record(cred.id, publicKey)
+    return { ok: true, accountId: cred.accountId, keyId: cred.id }
   }
 }
 

@@ -1,7 +1,7 @@
 import t from 'tap'
 import { request } from 'node:http'
 import type { AddressInfo } from 'node:net'
-import { basic, buildTestApp, tempDir, writePackageZip } from '../helpers/harness.js'
+import { basic, buildTestApp, cliJsonQuick, tempDir, writePackageZip } from '../helpers/harness.js'
 
 interface Raw { status: number, headers: Record<string, string | string[] | undefined>, body: Buffer }
 
@@ -77,4 +77,41 @@ t.test('behind a trusted proxy the fast lane stands aside (Fastify reads X-Forwa
   t.equal(res.status, 200)
   t.match(JSON.parse(res.body.toString())['metadata-url'], /^https:\/\/repo\.example\.com\/p2\//, 'the forwarded host and scheme are used')
   t.notMatch(log(), /"reqId":"fast-/, 'answered by Fastify')
+})
+
+// The lane remembers Authorization headers that passed (no base64 or SHA-256 per request).
+// A change written by another connection (here the CLI, with its own SQLite connection, as
+// from another process) must still refuse that very header on the next request.
+t.test('an accepted header is refused on the next request after its key or account changes elsewhere', async (t) => {
+  const { app, dataDir } = await buildTestApp(t, { publicUrl: undefined })
+  await cliJsonQuick(dataDir, ['account', 'create', 'hal'])
+  let pair = await cliJsonQuick(dataDir, ['key', 'create', 'hal', '--name', 'ci'])
+  const other = await cliJsonQuick(dataDir, ['key', 'create', 'hal', '--name', 'laptop'])
+  await app.listen({ host: '127.0.0.1', port: 0 })
+  const port = (app.server.address() as AddressInfo).port
+  const status = async (p: { publicKey: string, privateKey: string }): Promise<number> => (await get(port, '/packages.json', basic(p.publicKey, p.privateKey))).status
+
+  const steps: Array<[string, string[], number, number]> = [
+    ['disable', ['key', 'disable', pair.publicKey], 401, 200],
+    ['enable', ['key', 'enable', pair.publicKey], 200, 200],
+    ['suspend the account', ['account', 'disable', 'hal'], 401, 401],
+    ['reinstate the account', ['account', 'enable', 'hal'], 200, 200]
+  ]
+  let before = 200
+  for (const [what, args, expected, otherExpected] of steps) {
+    // A 200 here puts the header in the lane's memory before the change.
+    t.equal(await status(pair), before, `${what}: before`)
+    await cliJsonQuick(dataDir, args)
+    before = expected
+    t.equal(await status(pair), expected, `${what}: the same header on the next request`)
+    t.equal(await status(other), otherExpected, `${what}: another key of the account`)
+  }
+  const old = pair
+  t.equal(await status(old), 200, 'regenerate: accepted before')
+  pair = await cliJsonQuick(dataDir, ['key', 'regenerate', old.publicKey])
+  t.equal(await status(old), 401, 'regenerate: the old header is refused on the next request')
+  t.equal(await status(pair), 200, 'regenerate: the new pair works')
+  await cliJsonQuick(dataDir, ['key', 'delete', pair.publicKey])
+  t.equal(await status(pair), 401, 'delete: refused on the next request')
+  t.equal(await status(other), 200, 'the other key still works')
 })
