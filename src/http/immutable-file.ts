@@ -1,17 +1,16 @@
-import type { ReadStream } from 'node:fs'
+import type { FileHandle } from 'node:fs/promises'
+import type { OutgoingHttpHeaders } from 'node:http'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import { errors } from '../errors.js'
 import { byteRange } from './byte-range.js'
-
-/** Archives are read in chunks this large: fewer read calls and socket writes than the default 64 KiB. */
-const READ_BYTES = 1024 * 1024
+import { writeFileBody } from './file-body.js'
 
 export interface ImmutableFile {
   size: number
   /** The file's SHA-1: its ETag and X-Checksum-Sha1. */
   sha1: string
   lastModified: Date
-  open: (read: { start?: number, end?: number, highWaterMark: number }) => ReadStream
+  open: () => Promise<FileHandle>
 }
 
 /**
@@ -20,7 +19,7 @@ export interface ImmutableFile {
  * (the ETag or the date), and HEAD without opening the file. Returns whether the body starts
  * at byte 0 (a download to count; a resumed transfer is the same download).
  */
-export function sendImmutableFile (request: FastifyRequest, reply: FastifyReply, file: ImmutableFile): { reply: FastifyReply, fromStart: boolean } {
+export async function sendImmutableFile (request: FastifyRequest, reply: FastifyReply, file: ImmutableFile): Promise<{ reply: FastifyReply, fromStart: boolean }> {
   const etag = `"${file.sha1}"`
   const lastModified = file.lastModified.toUTCString()
   reply.header('accept-ranges', 'bytes')
@@ -44,5 +43,19 @@ export function sendImmutableFile (request: FastifyRequest, reply: FastifyReply,
   const fromStart = request.method !== 'HEAD' && (range === undefined || range.start === 0)
   // Headers only for HEAD: no file opened.
   if (request.method === 'HEAD') return { reply: reply.send(), fromStart }
-  return { reply: reply.send(file.open(range === undefined ? { highWaterMark: READ_BYTES } : { ...range, highWaterMark: READ_BYTES })), fromStart }
+  return { reply: await sendFileBody(reply, file.open, range?.start ?? 0, range?.end ?? file.size - 1), fromStart }
+}
+
+/**
+ * Sends the reply's status and headers, then bytes `start`..`end` (inclusive) of a file as
+ * the body, written by file-body.ts rather than piped by Fastify. The file is opened before
+ * anything is sent, so a missing file is still an error answer. Fastify's onResponse hooks
+ * (access log, metrics) still run when the response finishes.
+ */
+export async function sendFileBody (reply: FastifyReply, open: () => Promise<FileHandle>, start: number, end: number): Promise<FastifyReply> {
+  const handle = await open()
+  reply.hijack()
+  reply.raw.writeHead(reply.statusCode, reply.getHeaders() as OutgoingHttpHeaders)
+  writeFileBody(reply.raw, handle, start, end)
+  return reply
 }

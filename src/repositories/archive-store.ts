@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto'
-import { createReadStream, createWriteStream, mkdirSync, type ReadStream } from 'node:fs'
-import { open, readdir, rename, stat, unlink } from 'node:fs/promises'
+import { createReadStream, createWriteStream, mkdirSync } from 'node:fs'
+import { open, readdir, rename, stat, unlink, type FileHandle } from 'node:fs/promises'
 import path from 'node:path'
 import { pipeline } from 'node:stream/promises'
 import { Transform } from 'node:stream'
@@ -84,8 +84,9 @@ export function createArchiveStore (root: string) {
       }
       return digests.sort()
     },
-    open (sha256: string, read?: { start?: number, end?: number, highWaterMark?: number }): ReadStream {
-      return createReadStream(finalPath(sha256), read)
+    /** The stored file, opened for reading (its bytes never change). */
+    open (sha256: string): Promise<FileHandle> {
+      return open(finalPath(sha256), 'r')
     }
   }
 }

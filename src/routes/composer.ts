@@ -157,11 +157,11 @@ export default async function composerRoutes (app: FastifyInstance, opts: Compos
       const version = catalog.archive(accountOf(request), packageName, file)
       reply.header('content-type', 'application/zip')
       reply.header('content-disposition', `attachment; filename="${version.distFile}"`)
-      const sent = sendImmutableFile(request, reply, {
+      const sent = await sendImmutableFile(request, reply, {
         size: version.size,
         sha1: version.shasum,
         lastModified: new Date(version.releasedAt),
-        open: (read) => catalog.openArchive(version, read)
+        open: () => catalog.openArchive(version)
       })
       if (sent.fromStart) opts.onArchiveDownload?.(packageName)
       return sent.reply

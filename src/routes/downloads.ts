@@ -8,6 +8,7 @@ import type { DownloadsService } from '../services/downloads.js'
 import { ACCOUNT_SUSPENDED } from '../services/accounts.js'
 import { baseUrlOf } from './composer.js'
 import { byteRange } from '../http/byte-range.js'
+import { sendFileBody } from '../http/immutable-file.js'
 
 export interface DownloadsRoutesOptions {
   config: Config
@@ -152,7 +153,7 @@ export default async function downloadsRoutes (app: FastifyInstance, opts: Downl
       reply.header('content-length', range.end - range.start + 1)
     }
     if (request.method === 'HEAD' || file.size === 0) return reply.send()
-    return reply.send(downloads.open(file, range))
+    return await sendFileBody(reply, () => downloads.open(file), range?.start ?? 0, range?.end ?? file.size - 1)
   }
   // HEAD first and explicit: Fastify's automatic HEAD would read the whole file and drop it.
   app.head<{ Params: { file: string } }>('/file/:file', serveFile)

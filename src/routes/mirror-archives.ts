@@ -31,11 +31,11 @@ export default async function mirrorArchiveRoutes (app: FastifyInstance, opts: M
       if (!isValidPackageName(packageName) || match === null || catalog.exists(packageName)) throw errors.notFound(`archive ${upstream}/${packageName}/${file}`)
       const archive = await mirror.archive(request.principal!.accountId, upstream, packageName, match[1]!)
       reply.header('content-type', match[2] === 'tar' ? 'application/x-tar' : 'application/zip')
-      const sent = sendImmutableFile(request, reply, {
+      const sent = await sendImmutableFile(request, reply, {
         size: archive.size,
         sha1: archive.sha1,
         lastModified: new Date(archive.fetchedAt),
-        open: (read) => mirror.openArchive(archive.sha256, read)
+        open: () => mirror.openArchive(archive.sha256)
       })
       if (sent.fromStart) opts.onArchiveDownload?.(packageName)
       return sent.reply

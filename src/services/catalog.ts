@@ -1,4 +1,4 @@
-import type { ReadStream } from 'node:fs'
+import type { FileHandle } from 'node:fs/promises'
 import { access as fsAccess, constants } from 'node:fs/promises'
 import path from 'node:path'
 import type { Transactional } from '../repositories/transaction.js'
@@ -328,8 +328,8 @@ export function createCatalogService (deps: { transaction: Transactional, packag
       return version
     },
     /** The bytes of an archive that `archive` allowed, or a byte range of them. */
-    openArchive (version: VersionRecord, read?: { start?: number, end?: number, highWaterMark?: number }): ReadStream {
-      return store.open(version.sha256, read)
+    openArchive (version: VersionRecord): Promise<FileHandle> {
+      return store.open(version.sha256)
     },
     cacheStats: view.stats,
     recordDownloads: transaction((accountId: number, downloads: Array<{ name: string, version: string }>): number => {

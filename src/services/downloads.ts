@@ -1,5 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto'
-import { createReadStream, type ReadStream } from 'node:fs'
+import { createReadStream } from 'node:fs'
+import type { FileHandle } from 'node:fs/promises'
 import { access as fsAccess, constants } from 'node:fs/promises'
 import path from 'node:path'
 import { pipeline } from 'node:stream/promises'
@@ -185,8 +186,8 @@ export function createDownloadsService (deps: {
       if (release === undefined) throw errors.notFound(`file ${fileName}`)
       return release
     },
-    open (release: Release, range?: { start: number, end: number }): ReadStream {
-      return store.open(release.sha256, range)
+    open (release: Release): Promise<FileHandle> {
+      return store.open(release.sha256)
     },
 
     listEditions () {

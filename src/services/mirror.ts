@@ -1,4 +1,4 @@
-import type { ReadStream } from 'node:fs'
+import type { FileHandle } from 'node:fs/promises'
 import { stat } from 'node:fs/promises'
 import type { ArchiveStore } from '../repositories/archive-store.js'
 import type { ChangeCountersRepository } from '../repositories/changes.js'
@@ -770,8 +770,8 @@ export function createMirrorService (opts: MirrorOptions) {
       }
       return out
     },
-    openArchive (sha256: string, read?: { start?: number, end?: number, highWaterMark?: number }): ReadStream {
-      return store.open(sha256, read)
+    openArchive (sha256: string): Promise<FileHandle> {
+      return store.open(sha256)
     },
 
     // --- operator commands -------------------------------------------------------------

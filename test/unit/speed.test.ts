@@ -1,6 +1,8 @@
 import t from 'tap'
 import { createHash, randomBytes } from 'node:crypto'
-import { readFileSync } from 'node:fs'
+import { readFileSync, readdirSync, truncateSync } from 'node:fs'
+import type { AddressInfo } from 'node:net'
+import path from 'node:path'
 import { brotliDecompressSync, gunzipSync } from 'node:zlib'
 import { basic, buildTestApp, tempDir, writePackageZip } from '../helpers/harness.js'
 
@@ -118,6 +120,52 @@ t.test('archives answer Range requests', async (t) => {
   t.equal(head.statusCode, 206)
   t.equal(head.headers['content-length'], '100')
   t.equal(head.rawPayload.length, 0)
+})
+
+// Archive bodies are written in 1 MiB chunks from reused buffers, several in flight
+// (src/http/file-body.ts). A 5.5 MiB archive over a real socket, whole, in ranges across chunk
+// boundaries and as concurrent downloads, must arrive byte for byte; a file shorter on disk
+// than its size must reach the client as a cut transfer, and the server keeps serving.
+t.test('large archives arrive exactly, in ranges and concurrently, and a damaged file is a cut transfer', async (t) => {
+  const s = await buildTestApp(t)
+  const account = await s.app.ctx.accounts.create({ username: 'dora' })
+  const { key, privateKey } = s.app.ctx.keys.create(account.id, 'ci')
+  const auth = basic(key.publicKey, privateKey)
+  const work = tempDir(t)
+  // Base64 of random bytes compresses little: the zip stays larger than five 1 MiB chunks.
+  const zip = await writePackageZip(work, { name: 'acme/huge', version: '1.0.0' }, { files: { 'data.bin': randomBytes(5 * 1024 * 1024 + 512 * 1024).toString('base64') } })
+  const sourceSize = readFileSync(zip).length
+  await s.app.ctx.catalog.publish(zip, { access: 'public' })
+  await s.app.listen({ host: '127.0.0.1', port: 0 })
+  const base = `http://127.0.0.1:${(s.app.server.address() as AddressInfo).port}`
+  const p2 = await (await fetch(`${base}/p2/acme/huge.json`, { headers: auth })).json() as any
+  const dist = p2.packages['acme/huge'][0].dist
+  const url = `${base}${new URL(dist.url).pathname}`
+  const expected = readFileSync(zip)
+  t.ok(sourceSize > 5 * 1024 * 1024, `the archive spans several chunks (${sourceSize} bytes)`)
+
+  const whole = Buffer.from(await (await fetch(url, { headers: auth })).arrayBuffer())
+  t.ok(whole.equals(expected), 'the whole archive, byte for byte')
+  t.equal(createHash('sha1').update(whole).digest('hex'), dist.shasum)
+
+  const ranges: Array<[number, number]> = [[1024 * 1024 - 5, 1024 * 1024 + 4], [0, 3 * 1024 * 1024], [2 * 1024 * 1024 + 7, sourceSize - 1]]
+  for (const [from, to] of ranges) {
+    const res = await fetch(url, { headers: { ...auth, range: `bytes=${from}-${to}` } })
+    t.equal(res.status, 206)
+    t.ok(Buffer.from(await res.arrayBuffer()).equals(expected.subarray(from, to + 1)), `bytes ${from}-${to}`)
+  }
+  const concurrent = await Promise.all(Array.from({ length: 4 }, async () => Buffer.from(await (await fetch(url, { headers: auth })).arrayBuffer())))
+  t.ok(concurrent.every((b) => b.equals(expected)), 'four concurrent downloads, each exact')
+
+  // Damage the stored file (as a disk problem would): shorter than the size the metadata promises.
+  const shard = path.join(s.dataDir, 'archives')
+  const stored = readdirSync(shard, { recursive: true, withFileTypes: true }).find((e) => e.isFile() && e.name.endsWith('.zip'))!
+  truncateSync(path.join(stored.parentPath, stored.name), 2 * 1024 * 1024)
+  const cut = await fetch(url, { headers: auth })
+  t.equal(cut.status, 200, 'the headers went out before the damage was found')
+  await t.rejects(cut.arrayBuffer(), 'the body ends early: the client sees a failed transfer, not a complete file')
+  const after = await fetch(`${base}/p2/acme/huge.json`, { headers: auth })
+  t.equal(after.status, 200, 'the server keeps serving')
 })
 
 t.test('metadata is sent compressed to clients that accept it, and decompresses to exactly the same bytes', async (t) => {
