@@ -1,5 +1,6 @@
 import type { Db } from '../db/database.js'
 import type { AccessKey, KeyCredential } from '../domain/accounts.js'
+import { immediate } from './transaction.js'
 import { errors } from '../errors.js'
 
 interface KeyRow {
@@ -86,7 +87,7 @@ export function createAccessKeysRepository (db: Db) {
     delete (id: number): void {
       remove.run(id)
     },
-    touchMany: db.transaction((entries: Array<{ id: number, publicKey: string, at: string }>) => {
+    touchMany: immediate(db, (entries: Array<{ id: number, publicKey: string, at: string }>) => {
       for (const { id, publicKey, at } of entries) touch.run(at, id, publicKey, at)
     })
   }

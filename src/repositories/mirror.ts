@@ -1,5 +1,6 @@
 import type { Db } from '../db/database.js'
 import { errors } from '../errors.js'
+import { immediate } from './transaction.js'
 
 export type UpstreamMode = 'lazy' | 'approved'
 export type UpstreamAccess = 'all' | 'granted'
@@ -211,7 +212,7 @@ export function createMirrorRepository (db: Db) {
     /** Stored upstream advisories of these names: the JSON list and when it was fetched (Unix seconds). */
     advisories: (upstreamId: number, names: string[]): Map<string, { advisories: string, fetchedAt: number }> =>
       new Map(advisoriesOf.all(upstreamId, JSON.stringify(names)).map((r) => [r.name, { advisories: r.advisories, fetchedAt: r.fetched_at }])),
-    storeAdvisories: db.transaction((upstreamId: number, lists: Map<string, string>, fetchedAt: number): void => {
+    storeAdvisories: immediate(db, (upstreamId: number, lists: Map<string, string>, fetchedAt: number): void => {
       for (const [name, json] of lists) upsertAdvisories.run(upstreamId, name, json, fetchedAt)
     }),
     counts: () => new Map(counts.all().map((c) => [c.upstream_id, { packages: c.packages, versions: c.versions, archives: c.archives }]))

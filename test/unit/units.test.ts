@@ -7,6 +7,7 @@ import { buildPackageMetadata, minify, versionDocument, withBaseUrl, BASE_URL_TO
 import { ConfigError, loadConfig } from '../../src/config.js'
 import { generateKey, generateMageId, hashPassword, hashSecret, KEY_PATTERN, secretMatches, verifyPassword } from '../../src/services/secrets.js'
 import { migrate, openDatabase } from '../../src/db/database.js'
+import { createTransactional } from '../../src/repositories/transaction.js'
 import { expand } from '../helpers/util.js'
 
 type Json = Record<string, unknown>
@@ -358,4 +359,34 @@ t.test('release version filters match like a shell glob, in linear time', async 
   t.notOk(globMatch(evil2, long))
   const ms = Number(process.hrtime.bigint() - start) / 1e6
   t.ok(ms < 1000, `pathological patterns finish quickly (${ms.toFixed(1)} ms)`)
+})
+
+// Two writers on one database file (the server and the CLI, or two servers). A service
+// transaction reads, then writes; if the other connection commits in between, a deferred
+// transaction fails at once with SQLITE_BUSY ("database is locked", no busy wait), which a
+// CLI command beside a busy server ran into. Service transactions begin IMMEDIATE: the
+// other writer waits (here: gives up, with no busy timeout) and ours commits.
+t.test('service transactions take the write lock first, so a write in between cannot fail them', async (t) => {
+  const file = path.join(tempDir(t), 'two-writers.sqlite')
+  const ours = openDatabase(file)
+  migrate(ours)
+  const theirs = openDatabase(file)
+  theirs.pragma('busy_timeout = 0')
+  t.teardown(() => { ours.close(); theirs.close() })
+  ours.exec('CREATE TABLE notes (id INTEGER PRIMARY KEY, text TEXT)')
+  const transaction = createTransactional(ours)
+  let theirsFailed = false
+  const result = transaction(() => {
+    const before = ours.prepare('SELECT count(*) AS n FROM notes').get() as { n: number }
+    try {
+      theirs.prepare("INSERT INTO notes (text) VALUES ('theirs')").run()
+    } catch (err) {
+      theirsFailed = (err as { code?: string }).code === 'SQLITE_BUSY'
+    }
+    ours.prepare("INSERT INTO notes (text) VALUES ('ours')").run()
+    return before.n
+  })()
+  t.equal(result, 0)
+  t.ok(theirsFailed, 'the other writer waited for the lock (and, with no busy timeout, gave up)')
+  t.same(ours.prepare('SELECT text FROM notes').all(), [{ text: 'ours' }], 'our read-then-write committed')
 })
