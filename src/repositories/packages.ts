@@ -82,10 +82,15 @@ export function createPackagesRepository (db: Db) {
   const insertPackage = db.prepare<[string, Access, string, number], void>(
     'INSERT INTO packages (name, access, created_at, metadata_updated_at) VALUES (?, ?, ?, ?)')
   const setAccess = db.prepare<[Access, number], void>('UPDATE packages SET access = ? WHERE id = ?')
-  const setMetadata = db.prepare<[string | null, string | null, number, number], void>(
-    'UPDATE packages SET metadata = ?, metadata_dev = ?, metadata_updated_at = ? WHERE id = ?')
+  // The documents live in package_documents (migrations/016); metadata_updated_at stays in
+  // packages, where its trigger moves the catalog counter.
+  const setDocuments = db.prepare<[number, string | null, string | null], void>(
+    `INSERT INTO package_documents (package_id, metadata, metadata_dev) VALUES (?, ?, ?)
+     ON CONFLICT (package_id) DO UPDATE SET metadata = excluded.metadata, metadata_dev = excluded.metadata_dev`)
+  const setUpdatedAt = db.prepare<[number, number], void>('UPDATE packages SET metadata_updated_at = ? WHERE id = ?')
   const metadataOf = db.prepare<[number], { metadata: string | null, metadata_dev: string | null, metadata_updated_at: number }>(
-    'SELECT metadata, metadata_dev, metadata_updated_at FROM packages WHERE id = ?')
+    `SELECT d.metadata, d.metadata_dev, p.metadata_updated_at
+     FROM packages p LEFT JOIN package_documents d ON d.package_id = p.id WHERE p.id = ?`)
   const allPackages = db.prepare<[], PackageRow>(`SELECT ${PKG} FROM packages ORDER BY name`)
   const versionsOf = db.prepare<[number], VersionRow>(`SELECT ${VER} FROM versions WHERE package_id = ?`)
   const versionByNormalized = db.prepare<[number, string], VersionRow>(
@@ -98,8 +103,6 @@ export function createPackagesRepository (db: Db) {
     'UPDATE versions SET downloads = downloads + 1 WHERE package_id = ? AND version_normalized = ?')
   const countAccountDownload = db.prepare<[number, number], void>(
     'INSERT INTO account_downloads (account_id, version_id, count) VALUES (?, ?, 1) ON CONFLICT DO UPDATE SET count = count + 1')
-  const visibleToAccount = db.prepare<[{ account: number }], { name: string }>(
-    `SELECT p.name FROM packages p WHERE ${VISIBLE_TO_ACCOUNT} ORDER BY p.name`)
   const visibleById = db.prepare<[{ account: number, package: number }], { n: number }>(
     `SELECT count(*) AS n FROM packages p WHERE p.id = @package AND ${VISIBLE_TO_ACCOUNT}`)
   const entitlements = db.prepare<[{ account: number }], EntitlementRow>(
@@ -110,7 +113,6 @@ export function createPackagesRepository (db: Db) {
      LEFT JOIN grants g ON g.package_id = p.id AND g.account_id = @account
      LEFT JOIN vendor_grants vg ON vg.vendor = ${VENDOR_OF_P} AND vg.account_id = @account
      WHERE ${VISIBLE_TO_ACCOUNT} ORDER BY p.name`)
-  const catalogRevision = db.prepare<[], { revision: number }>('SELECT revision FROM catalog_revision WHERE id = 1')
   // A second grant of the same package replaces its rule (create or replace).
   const insertGrant = db.prepare<[number, number, string, string | null, string | null, string | null], void>(
     `INSERT INTO grants (account_id, package_id, created_at, ${RULE}) VALUES (?, ?, ?, ?, ?, ?)
@@ -158,8 +160,10 @@ export function createPackagesRepository (db: Db) {
     setAccess (id: number, access: Access): void {
       setAccess.run(access, id)
     },
+    /** Called inside the publish (or yank, abandon) transaction: documents and timestamp change together. */
     saveMetadata (id: number, stable: string | null, dev: string | null, updatedAt: number): void {
-      setMetadata.run(stable, dev, updatedAt, id)
+      setDocuments.run(id, stable, dev)
+      setUpdatedAt.run(updatedAt, id)
     },
     metadata (id: number): { stable: string | null, dev: string | null, updatedAt: number } | undefined {
       const r = metadataOf.get(id)
@@ -193,13 +197,6 @@ export function createPackagesRepository (db: Db) {
     /** One more install of the version by the account (account_downloads, migrations/008). */
     countAccountDownload (accountId: number, versionId: number): void {
       countAccountDownload.run(accountId, versionId)
-    },
-    visibleNames (accountId: number): string[] {
-      return visibleToAccount.all({ account: accountId }).map((r) => r.name)
-    },
-    /** Bumped by triggers on every package or grant change, by any process. */
-    revision (): number {
-      return catalogRevision.get()!.revision
     },
     isVisible (pkg: Package, accountId: number): boolean {
       return visibleById.get({ account: accountId, package: pkg.id })!.n > 0
