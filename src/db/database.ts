@@ -22,7 +22,10 @@ export function openDatabase (file: string): Db {
 
 /**
  * Applies migrations/NNN-*.sql whose number is above PRAGMA user_version, each in a
- * transaction together with the version bump. Running twice is a no-op.
+ * transaction together with the version bump. Running twice is a no-op. A migration with the
+ * line `-- packyard: vacuum` is followed by a VACUUM (which cannot run in a transaction), so a
+ * table it shrank is rewritten compactly; a VACUUM that cannot run (another connection is
+ * reading) is skipped, since it changes no data, and runs after the next migration that asks.
  */
 export function migrate (db: Db, dir = MIGRATIONS_DIR): number {
   const files = readdirSync(dir).filter((f) => /^\d{3}-[\w-]+\.sql$/.test(f)).sort()
@@ -31,6 +34,7 @@ export function migrate (db: Db, dir = MIGRATIONS_DIR): number {
   if (current > latest) {
     throw errors.schemaTooNew(current, latest)
   }
+  let vacuum = false
   for (const file of files) {
     const version = Number(file.slice(0, 3))
     if (version <= current) continue
@@ -39,6 +43,14 @@ export function migrate (db: Db, dir = MIGRATIONS_DIR): number {
       db.exec(sql)
       db.pragma(`user_version = ${version}`)
     }).immediate()
+    vacuum ||= /^-- packyard: vacuum$/m.test(sql)
+  }
+  if (vacuum) {
+    try {
+      db.exec('VACUUM')
+    } catch (err) {
+      if ((err as { code?: string }).code !== 'SQLITE_BUSY') throw err
+    }
   }
   return db.pragma('user_version', { simple: true }) as number
 }

@@ -302,6 +302,32 @@ t.test('migrate()', async (t) => {
     t.same(db.prepare('SELECT package_name FROM advisories').all(), [{ package_name: 'magento/framework' }], 'the local package\'s advisory went with it')
   })
 
+  t.test('016 moves the p2 documents out of packages, keeps them, and leaves packages compact', async (t) => {
+    const dir = tempDir(t)
+    const upTo015 = path.join(dir, 'migrations')
+    mkdirSync(upTo015)
+    const all = path.join(ROOT, 'migrations')
+    for (const f of readdirSync(all).filter((f) => /^\d{3}-/.test(f) && f < '016')) copyFileSync(path.join(all, f), path.join(upTo015, f))
+    const db = new Database(path.join(dir, 'm.sqlite'))
+    t.teardown(() => db.close())
+    db.pragma('foreign_keys = ON')
+    t.equal(migrate(db, upTo015), 15)
+    const insert = db.prepare("INSERT INTO packages (id, name, access, created_at, metadata_updated_at, metadata, metadata_dev) VALUES (?, ?, 'public', '2030-01-01', 5, ?, ?)")
+    // Documents of several KiB, as real ones are: each row needs a page or more of its own.
+    for (let i = 1; i <= 200; i++) insert.run(i, `acme/p${i}`, `{"stable":"${'s'.repeat(6000)}${i}"}`, i % 2 === 0 ? null : `{"dev":${i}}`)
+    const pagesOf = (table: string): number => (db.prepare('SELECT count(*) AS n FROM dbstat WHERE name = ?').get(table) as { n: number }).n
+    const before = pagesOf('packages')
+    t.ok(migrate(db) >= 16)
+    t.same(db.prepare('SELECT package_id, length(metadata) AS len, metadata_dev FROM package_documents WHERE package_id IN (1, 2) ORDER BY package_id').all(),
+      [{ package_id: 1, len: 6014, metadata_dev: '{"dev":1}' }, { package_id: 2, len: 6014, metadata_dev: null }], 'every document kept')
+    t.equal((db.prepare('SELECT count(*) AS n FROM package_documents').get() as { n: number }).n, 200)
+    t.notOk((db.prepare('SELECT name FROM pragma_table_info(\'packages\')').all() as Array<{ name: string }>).some((c) => c.name.startsWith('metadata_dev')), 'the columns left packages')
+    const after = pagesOf('packages')
+    t.ok(after * 20 < before, `packages shrank from ${before} to ${after} pages (VACUUM after the migration)`)
+    db.prepare('DELETE FROM packages WHERE id = 1').run()
+    t.equal((db.prepare('SELECT count(*) AS n FROM package_documents WHERE package_id = 1').get() as { n: number }).n, 0, 'a deleted package takes its documents along')
+  })
+
   t.test('only newer migrations run, each in a transaction with its version bump', async (t) => {
     const dir = tempDir(t)
     const migrations = path.join(dir, 'migrations')
