@@ -5,8 +5,8 @@
 //   node scripts/bench/run.mjs --quick         short smoke run (100 × 5, 3 s wrk runs, 20 MiB archive)
 //   node scripts/bench/run.mjs --scale         also the scale point (10,000 packages × 10 versions; slow)
 //   node scripts/bench/run.mjs --scale-only    only the scale point
-// Overrides: --packages N --versions N --seconds N --rounds N --downloads N --big-mib N
-//   --composer-rounds N (default 5) --scale-packages N --scale-versions N --scale-visible N
+// Overrides: --packages N --versions N --seconds N --downloads N --big-mib N
+//   --rounds N (default 3; --quick 2) --composer-rounds N (default 5) --scale-packages N --scale-versions N --scale-visible N
 //   --no-warn (skip Packyard at log level warn) --no-sha (skip nginx with a {SHA} htpasswd entry)
 //   --keep (keep the temp dirs) --out FILE
 // PACKYARD_BENCH_BIN=path/to/bin/packyard.js benchmarks another build than this checkout's.
@@ -57,7 +57,7 @@ function parseArgs () {
       packages: num('packages', quick ? 100 : 300),
       versions: num('versions', quick ? 5 : 20),
       wrkSeconds: num('seconds', quick ? 3 : 10),
-      rounds: num('rounds', 2),
+      rounds: num('rounds', quick ? 2 : 3),
       downloads: num('downloads', quick ? 2 : 5),
       bigMiB: num('big-mib', quick ? 20 : 50),
       composerPackages: num('composer-packages', 60),
