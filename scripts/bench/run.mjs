@@ -140,7 +140,7 @@ async function main () {
       console.log('\n## Packyard vs nginx + auth_basic (static mirror of the same bytes)\n')
       console.log(`Catalogue: ${c.packages} packages × ${c.versions} versions (${pub.versions} versions, all public), published with the CLI at ${pub.versionsPerSecond.toFixed(0)} versions/s; ` +
         `/packages.json ${r.setup.mirror.packagesJsonBytes.toLocaleString('en-US')} bytes; archive ${(r.setup.mirror.archiveBytes / 1048576).toFixed(1)} MiB. ` +
-        `wrk -t1 -c32 -d${c.wrkSeconds}s --latency; ${c.rounds} rounds alternated A B A B; the median of the rounds is shown (composer: ${c.composerRounds} rounds; archive: ${c.downloads} curl downloads per round)` +
+        `wrk -t1 -c32 -d${c.wrkSeconds}s --latency; ${c.rounds} rounds alternated (A B C D, then D C B A); the median of the rounds is shown (composer: ${c.composerRounds} rounds; archive: ${c.downloads} curl downloads per round)` +
         `${r.setup.composer ? `; composer: ${r.setup.composer.required} required, ${r.setup.composer.locked} locked` : ''}.\n`)
       const hasWarn = rows.some((x) => x.warn !== undefined)
       const hasSha = rows.some((x) => x.sha !== undefined)

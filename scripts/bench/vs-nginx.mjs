@@ -164,6 +164,9 @@ export async function benchVsNginx (opts) {
   // Composer and downloads: only the two headline servers.
   const headline = servers.filter(([n]) => n === 'packyard' || n === 'nginx')
   const wrkTargets = [['p2', m.p2Paths], ['packagesJson', ['/packages.json']]]
+  // Counterbalanced order (A B C D, then D C B A, ...): no server always runs first in a round
+  // or always right after the same neighbour.
+  const inRound = (list, r) => r % 2 === 0 ? list : [...list].reverse()
 
   // 3a. wrk: random p2 documents, then /packages.json.
   if (haveWrk) {
@@ -172,7 +175,7 @@ export async function benchVsNginx (opts) {
       writeWrkScript(script, paths, auth)
       const runs = {}
       for (let r = 0; r < opts.rounds; r++) {
-        for (const [name, s] of servers) {
+        for (const [name, s] of inRound(servers, r)) {
           const logBefore = s.logFile ? logSize(s.logFile) : 0
           const w = await wrk(s.url, script, { connections: 32, seconds: opts.wrkSeconds })
           if (s.logFile) {
@@ -200,7 +203,7 @@ export async function benchVsNginx (opts) {
     }
     if (locks.nginx !== undefined && locks.nginx.names.join() !== locks.packyard.names.join()) throw new Error('composer resolved different packages from nginx and Packyard')
     for (let r = 0; r < opts.composerRounds; r++) {
-      for (const [name] of headline) {
+      for (const [name] of inRound(headline, r)) {
         const c = await composerUpdate(path.join(work, `project-${name}`), work, name)
         ;(runs[name] ??= []).push({ seconds: c.seconds, packages: c.packages })
         log(`  composer round ${r + 1} ${name}: ${c.seconds.toFixed(2)} s, ${c.packages} packages locked`)
@@ -214,7 +217,7 @@ export async function benchVsNginx (opts) {
   if (haveCurl) {
     const runs = {}
     for (let r = 0; r < opts.rounds; r++) {
-      for (const [name, s] of headline) {
+      for (const [name, s] of inRound(headline, r)) {
         const speeds = await curlDownloads(`${s.url}${m.archivePath}`, auth, opts.downloads, m.archiveBytes)
         ;(runs[name] ??= []).push(...speeds.map((mibs) => ({ mibs })))
         log(`  archive round ${r + 1} ${name}: ${speeds.map((x) => x.toFixed(0)).join(', ')} MiB/s`)
