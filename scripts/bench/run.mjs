@@ -57,6 +57,7 @@ function parseArgs () {
       packages: num('packages', quick ? 100 : 300),
       versions: num('versions', quick ? 5 : 20),
       wrkSeconds: num('seconds', quick ? 3 : 10),
+      warmupSeconds: quick ? 1 : 3,
       rounds: num('rounds', quick ? 2 : 3),
       downloads: num('downloads', quick ? 2 : 5),
       bigMiB: num('big-mib', quick ? 20 : 50),
@@ -140,7 +141,7 @@ async function main () {
       console.log('\n## Packyard vs nginx + auth_basic (static mirror of the same bytes)\n')
       console.log(`Catalogue: ${c.packages} packages × ${c.versions} versions (${pub.versions} versions, all public), published with the CLI at ${pub.versionsPerSecond.toFixed(0)} versions/s; ` +
         `/packages.json ${r.setup.mirror.packagesJsonBytes.toLocaleString('en-US')} bytes; archive ${(r.setup.mirror.archiveBytes / 1048576).toFixed(1)} MiB. ` +
-        `wrk -t1 -c32 -d${c.wrkSeconds}s --latency; ${c.rounds} rounds alternated (A B C D, then D C B A); the median of the rounds is shown (composer: ${c.composerRounds} rounds; archive: ${c.downloads} curl downloads per round)` +
+        `wrk -t1 -c32 -d${c.wrkSeconds}s --latency; ${c.rounds} rounds alternated (A B C D, then D C B A) after sync and one unmeasured ${c.warmupSeconds} s run per server; the median of the rounds is shown (composer: ${c.composerRounds} rounds; archive: ${c.downloads} curl downloads per round)` +
         `${r.setup.composer ? `; composer: ${r.setup.composer.required} required, ${r.setup.composer.locked} locked` : ''}.\n`)
       const hasWarn = rows.some((x) => x.warn !== undefined)
       const hasSha = rows.some((x) => x.sha !== undefined)

@@ -1,6 +1,7 @@
 // The headline benchmark: Packyard (`packyard serve`, log level info) against the static
 // alternative, the same metadata bytes as files behind nginx with auth_basic, measured in
 // one run and alternated A B A B for every measure.
+import { execFileSync } from 'node:child_process'
 import { createHash } from 'node:crypto'
 import { createWriteStream, mkdirSync, statSync, truncateSync, writeFileSync } from 'node:fs'
 import http from 'node:http'
@@ -168,11 +169,21 @@ export async function benchVsNginx (opts) {
   // or always right after the same neighbour.
   const inRound = (list, r) => r % 2 === 0 ? list : [...list].reverse()
 
+  // Before any measure: the setup's writes (thousands of archives, the database, the static
+  // mirror) are flushed to disk, so the kernel's writeback does not compete with the first
+  // measured runs (without this, the first server measured was up to a third slower than later).
+  execFileSync('sync')
+
   // 3a. wrk: random p2 documents, then /packages.json.
   if (haveWrk) {
     for (const [measure, paths] of wrkTargets) {
       const script = path.join(work, `wrk-${measure}.lua`)
       writeWrkScript(script, paths, auth)
+      // One unmeasured run per server first (JIT, caches, connections), as for composer below.
+      for (const [, s] of servers) {
+        await wrk(s.url, script, { connections: 32, seconds: opts.warmupSeconds })
+        if (s.logFile) truncateSync(s.logFile, 0)
+      }
       const runs = {}
       for (let r = 0; r < opts.rounds; r++) {
         for (const [name, s] of inRound(servers, r)) {
