@@ -46,8 +46,16 @@ export function createAccessLog (level: string, stream: { write: (line: string) 
   const prefix = '{"level":30,"time":'
   const origin = `,"pid":${process.pid},"hostname":${JSON.stringify(hostname())}`
   return (e) => {
-    stream.write(`${prefix}${Date.now()}${origin},"reqId":${JSON.stringify(e.reqId)},"method":"${e.method}","url":${JSON.stringify(e.url)},"statusCode":${e.statusCode},"ip":${JSON.stringify(e.ip)},"ms":${Math.round(e.ms * 10) / 10},"msg":"request"}\n`)
+    stream.write(`${prefix}${Date.now()}${origin},"reqId":${jsonString(e.reqId)},"method":"${e.method}","url":${jsonString(e.url)},"statusCode":${e.statusCode},"ip":${jsonString(e.ip)},"ms":${Math.round(e.ms * 10) / 10},"msg":"request"}\n`)
   }
+}
+
+/** Printable ASCII without `"` and `\`: a JSON string needs only the quotes around it. */
+const PLAIN = /^[\x20\x21\x23-\x5b\x5d-\x7e]*$/
+
+/** A JSON string literal: quoted as is when nothing needs escaping (request ids, addresses, most URLs), else JSON.stringify. */
+function jsonString (value: string): string {
+  return PLAIN.test(value) ? `"${value}"` : JSON.stringify(value)
 }
 
 /** The access line of every request Fastify answers (the fast lane writes its own). */

@@ -37,7 +37,7 @@ export function createComposerFastLane (opts: FastLaneOptions): FastLane {
   // and with a proxy in front that is also a forwarded value).
   if (config.trustProxy !== false) return () => false
   let requests = 0
-  // The four series this lane answers in, looked up once (metrics off: none).
+  // The three series this lane answers in, looked up once (metrics off: none).
   const counted = series === undefined
     ? undefined
     : {

@@ -8,6 +8,7 @@ import { ConfigError, loadConfig } from '../../src/config.js'
 import { generateKey, generateMageId, hashPassword, hashSecret, KEY_PATTERN, secretMatches, verifyPassword } from '../../src/services/secrets.js'
 import { migrate, openDatabase } from '../../src/db/database.js'
 import { createTransactional } from '../../src/repositories/transaction.js'
+import { createAccessLog } from '../../src/logger.js'
 import { expand } from '../helpers/util.js'
 
 type Json = Record<string, unknown>
@@ -415,4 +416,19 @@ t.test('service transactions take the write lock first, so a write in between ca
   t.equal(result, 0)
   t.ok(theirsFailed, 'the other writer waited for the lock (and, with no busy timeout, gave up)')
   t.same(ours.prepare('SELECT text FROM notes').all(), [{ text: 'ours' }], 'our read-then-write committed')
+})
+
+// Access lines quote plain strings as they are and escape the rest with JSON.stringify: every
+// line must parse back to exactly the values logged, whatever a client put in its URL.
+t.test('access lines are valid JSON for any URL, address and request id', async (t) => {
+  const lines: string[] = []
+  const log = createAccessLog('info', { write: (line: string) => lines.push(line) })!
+  const urls = ['/p2/acme/widget.json', '/a"b', '/back\\slash', '/tab\there', '/nl\nx', '/ü/€', '/\u0000', "/'single'", '/%22encoded%22', '']
+  for (const url of urls) log({ reqId: 'req-1', method: 'GET', url, statusCode: 404, ip: '::ffff:127.0.0.1', ms: 1.26 })
+  log({ reqId: 'a"id', method: 'GET', url: '/', statusCode: 200, ip: 'fe80::1%eth0', ms: 0 })
+  t.equal(lines.length, urls.length + 1)
+  t.same(lines.slice(0, urls.length).map((l) => JSON.parse(l).url), urls, 'every URL comes back exactly')
+  t.match(JSON.parse(lines[0]!), { level: 30, reqId: 'req-1', method: 'GET', statusCode: 404, ip: '::ffff:127.0.0.1', ms: 1.3, msg: 'request' })
+  t.match(JSON.parse(lines[urls.length]!), { reqId: 'a"id', ip: 'fe80::1%eth0' })
+  t.ok(lines.every((l) => l.endsWith('}\n') && !l.slice(0, -1).includes('\n')), 'one line each')
 })
