@@ -70,3 +70,12 @@ export const failing = (status: number) => (_req: IncomingMessage, res: ServerRe
   res.writeHead(status, { 'content-type': 'text/plain' })
   res.end(`failing with ${status}`)
 }
+
+/** A 127.0.0.1 port nothing listens on (bound, then closed). */
+export async function closedPort (): Promise<number> {
+  const server = createServer()
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const { port } = server.address() as AddressInfo
+  await new Promise<void>((resolve) => server.close(() => resolve()))
+  return port
+}

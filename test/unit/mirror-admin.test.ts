@@ -1,18 +1,9 @@
 import t, { type Test } from 'tap'
-import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { basic, buildTestApp, cliInProcess, cliJsonQuick, tempDir, writePackageZip } from '../helpers/harness.js'
+import { closedPort } from '../helpers/upstream.js'
 
 type Json = Record<string, any>
-
-/** A 127.0.0.1 port nothing listens on (bound, then closed). */
-async function closedPort (): Promise<number> {
-  const server = createServer()
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const { port } = server.address() as AddressInfo
-  await new Promise<void>((resolve) => server.close(() => resolve()))
-  return port
-}
 
 /** A second Packyard on a real socket, with public packages and a key pair for the mirror. */
 async function upstreamPackyard (t: Test, packages: Array<{ name: string, version: string }>) {

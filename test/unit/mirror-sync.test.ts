@@ -1,8 +1,6 @@
 import t, { type Test } from 'tap'
-import { createServer } from 'node:http'
-import type { AddressInfo } from 'node:net'
 import { basic, buildTestApp, cliInProcess, cliJsonQuick } from '../helpers/harness.js'
-import { failing, httpUpstream, json } from '../helpers/upstream.js'
+import { closedPort, failing, httpUpstream, json } from '../helpers/upstream.js'
 
 // `packyard upstream sync` and POST /api/v1/admin/upstreams/<name>/sync when something fails:
 // what can be synced is, every failure is reported, and the exit code (or status) says so.
@@ -16,14 +14,6 @@ async function v2Upstream (t: Test) {
   up.routes.set('/p2/acme/good.json', json({ packages: { 'acme/good': [{ name: 'acme/good', version: '1.0.0', version_normalized: '1.0.0.0', dist: { type: 'zip', url: `${up.url}/dist/good.zip`, shasum: '' } }] } }))
   up.routes.set('/p2/acme/broken.json', failing(500))
   return up
-}
-
-async function closedPort (): Promise<number> {
-  const server = createServer()
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const { port } = server.address() as AddressInfo
-  await new Promise<void>((resolve) => server.close(() => resolve()))
-  return port
 }
 
 async function setup (t: Test) {

@@ -13,6 +13,15 @@ import { expand } from '../helpers/util.js'
 
 type Json = Record<string, unknown>
 
+/** A copy of this release's migrations numbered below `number` (e.g. '016'), in `dir`/migrations: a database as an older release left it. */
+function migrationsBefore (dir: string, number: string): string {
+  const out = path.join(dir, 'migrations')
+  mkdirSync(out)
+  const all = path.join(ROOT, 'migrations')
+  for (const f of readdirSync(all).filter((f) => /^\d{3}-/.test(f) && f < number)) copyFileSync(path.join(all, f), path.join(out, f))
+  return out
+}
+
 t.test('minify()', async (t) => {
   t.test('the example of docs/composer-protocol.md §2.3, byte for byte', async (t) => {
     const expanded: Json[] = [
@@ -284,10 +293,7 @@ t.test('migrate()', async (t) => {
 
   t.test('015 keeps every advisory under its package\'s name; deleting the package still deletes them', async (t) => {
     const dir = tempDir(t)
-    const upTo014 = path.join(dir, 'migrations')
-    mkdirSync(upTo014)
-    const all = path.join(ROOT, 'migrations')
-    for (const f of readdirSync(all).filter((f) => /^\d{3}-/.test(f) && f < '015')) copyFileSync(path.join(all, f), path.join(upTo014, f))
+    const upTo014 = migrationsBefore(dir, '015')
     const db = new Database(path.join(dir, 'm.sqlite'))
     t.teardown(() => db.close())
     db.pragma('foreign_keys = ON')
@@ -305,10 +311,7 @@ t.test('migrate()', async (t) => {
 
   t.test('016 moves the p2 documents out of packages, keeps them, and leaves packages compact', async (t) => {
     const dir = tempDir(t)
-    const upTo015 = path.join(dir, 'migrations')
-    mkdirSync(upTo015)
-    const all = path.join(ROOT, 'migrations')
-    for (const f of readdirSync(all).filter((f) => /^\d{3}-/.test(f) && f < '016')) copyFileSync(path.join(all, f), path.join(upTo015, f))
+    const upTo015 = migrationsBefore(dir, '016')
     const db = new Database(path.join(dir, 'm.sqlite'))
     t.teardown(() => db.close())
     db.pragma('foreign_keys = ON')
