@@ -4,6 +4,7 @@ import type { AdvisoryService } from '../services/advisories.js'
 import { SEVERITIES } from '../services/advisories.js'
 import type { CatalogService } from '../services/catalog.js'
 import type { GrantResult, GrantService } from '../services/grants.js'
+import { pathParams } from '../http/schemas.js'
 
 export interface AdminCatalogOptions {
   catalog: CatalogService
@@ -15,13 +16,6 @@ export interface AdminCatalogOptions {
 
 type Username = { username: string }
 type PackageParams = { vendor: string, name: string }
-
-const segment = { type: 'string', minLength: 1, maxLength: 200 } as const
-const params = (...names: string[]) => ({
-  type: 'object',
-  required: names,
-  properties: Object.fromEntries(names.map((n) => [n, segment]))
-}) as const
 
 const optionalText = { type: ['string', 'null'], maxLength: 500 } as const
 const ruleBody = {
@@ -71,14 +65,14 @@ export default async function adminCatalog (app: FastifyInstance, opts: AdminCat
   app.addHook('onRequest', opts.authorize)
 
   // --- grants ---------------------------------------------------------------------------------
-  app.get<{ Params: Username }>('/accounts/:username/grants', { schema: { params: params('username') } }, async (request) => {
+  app.get<{ Params: Username }>('/accounts/:username/grants', { schema: { params: pathParams('username') } }, async (request) => {
     const list = grants.list(request.params.username)
     return { username: list.username, grants: list.grants.map((g) => ({ target: g.target, kind: g.kind, ...g.rule, createdAt: g.createdAt })) }
   })
 
   app.put<{ Params: Username & PackageParams, Body: { constraint?: string | null, updatesUntil?: string | null, minimumStability?: string | null } | undefined }>(
     '/accounts/:username/grants/:vendor/:name', {
-      schema: { params: params('username', 'vendor', 'name'), body: ruleBody },
+      schema: { params: pathParams('username', 'vendor', 'name'), body: ruleBody },
       // No body: a grant of every version.
       preValidation: async (request) => { request.body ??= {} }
     }, async (request) => {
@@ -88,18 +82,18 @@ export default async function adminCatalog (app: FastifyInstance, opts: AdminCat
       return grantAnswer(result)
     })
 
-  app.delete<{ Params: Username & PackageParams }>('/accounts/:username/grants/:vendor/:name', { schema: { params: params('username', 'vendor', 'name') } }, async (request, reply) => {
+  app.delete<{ Params: Username & PackageParams }>('/accounts/:username/grants/:vendor/:name', { schema: { params: pathParams('username', 'vendor', 'name') } }, async (request, reply) => {
     const { username, vendor, name } = request.params
     grants.revoke(username, `${vendor}/${name}`)
     request.log.info({ username, target: `${vendor}/${name}` }, 'grant revoked')
     return reply.code(204).send()
   })
 
-  app.put<{ Params: Username & { edition: string } }>('/accounts/:username/editions/:edition', { schema: { params: params('username', 'edition') } }, async (request) => {
+  app.put<{ Params: Username & { edition: string } }>('/accounts/:username/editions/:edition', { schema: { params: pathParams('username', 'edition') } }, async (request) => {
     return grantAnswer(grants.grant(request.params.username, request.params.edition))
   })
 
-  app.delete<{ Params: Username & { edition: string } }>('/accounts/:username/editions/:edition', { schema: { params: params('username', 'edition') } }, async (request, reply) => {
+  app.delete<{ Params: Username & { edition: string } }>('/accounts/:username/editions/:edition', { schema: { params: pathParams('username', 'edition') } }, async (request, reply) => {
     grants.revoke(request.params.username, request.params.edition)
     return reply.code(204).send()
   })
@@ -107,11 +101,11 @@ export default async function adminCatalog (app: FastifyInstance, opts: AdminCat
   // --- packages -------------------------------------------------------------------------------
   app.get('/packages', async () => catalog.list())
 
-  app.get<{ Params: PackageParams }>('/packages/:vendor/:name', { schema: { params: params('vendor', 'name') } }, async (request) =>
+  app.get<{ Params: PackageParams }>('/packages/:vendor/:name', { schema: { params: pathParams('vendor', 'name') } }, async (request) =>
     catalog.describe(`${request.params.vendor}/${request.params.name}`))
 
   app.patch<{ Params: PackageParams, Body: { access?: Access, abandoned?: boolean | string } }>(
-    '/packages/:vendor/:name', { schema: { params: params('vendor', 'name'), body: patchBody } }, async (request) => {
+    '/packages/:vendor/:name', { schema: { params: pathParams('vendor', 'name'), body: patchBody } }, async (request) => {
       const name = `${request.params.vendor}/${request.params.name}`
       if (request.body.access !== undefined) catalog.setAccess(name, request.body.access)
       if (request.body.abandoned !== undefined) catalog.setAbandoned(name, request.body.abandoned)
@@ -121,7 +115,7 @@ export default async function adminCatalog (app: FastifyInstance, opts: AdminCat
 
   for (const [verb, yanked] of [['yank', true], ['unyank', false]] as const) {
     app.post<{ Params: PackageParams & { version: string } }>(`/packages/:vendor/:name/versions/:version/${verb}`,
-      { schema: { params: params('vendor', 'name', 'version') } }, async (request) => {
+      { schema: { params: pathParams('vendor', 'name', 'version') } }, async (request) => {
         const { vendor, name, version } = request.params
         const result = yanked ? catalog.yank(`${vendor}/${name}`, version) : catalog.unyank(`${vendor}/${name}`, version)
         request.log.info({ name: result.name, version: result.version, yanked }, 'version yank changed')
@@ -139,7 +133,7 @@ export default async function adminCatalog (app: FastifyInstance, opts: AdminCat
       return reply.code(201).send(created)
     })
 
-  app.delete<{ Params: { id: string } }>('/advisories/:id', { schema: { params: params('id') } }, async (request, reply) => {
+  app.delete<{ Params: { id: string } }>('/advisories/:id', { schema: { params: pathParams('id') } }, async (request, reply) => {
     const removed = advisories.remove(request.params.id)
     request.log.info({ advisoryId: removed.advisoryId }, 'advisory removed')
     return reply.code(204).send()

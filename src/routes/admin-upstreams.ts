@@ -1,18 +1,12 @@
 import type { FastifyInstance, onRequestAsyncHookHandler } from 'fastify'
 import type { MirrorService } from '../services/mirror.js'
+import { pathParams } from '../http/schemas.js'
 
 export interface AdminUpstreamsOptions {
   mirror: MirrorService
   /** Who may manage upstreams: an onRequest hook that throws (401/403) for anyone else. */
   authorize: onRequestAsyncHookHandler
 }
-
-const segment = { type: 'string', minLength: 1, maxLength: 200 } as const
-const params = (...names: string[]) => ({
-  type: 'object',
-  required: names,
-  properties: Object.fromEntries(names.map((n) => [n, segment]))
-}) as const
 
 const addBody = {
   type: 'object',
@@ -53,7 +47,7 @@ export default async function adminUpstreams (app: FastifyInstance, opts: AdminU
       return reply.code(201).send(mirror.list().find((u) => u.name === added.name) ?? added)
     })
 
-  app.delete<{ Params: Name }>('/upstreams/:name', { schema: { params: params('name') } }, async (request, reply) => {
+  app.delete<{ Params: Name }>('/upstreams/:name', { schema: { params: pathParams('name') } }, async (request, reply) => {
     const removed = mirror.remove(request.params.name)
     request.log.info({ upstream: removed.name }, 'upstream removed')
     return reply.code(204).send()
@@ -61,7 +55,7 @@ export default async function adminUpstreams (app: FastifyInstance, opts: AdminU
 
   for (const [verb, approved] of [['approve', true], ['unapprove', false]] as const) {
     app.post<{ Params: Name, Body: { package: string } }>(`/upstreams/:name/${verb}`,
-      { schema: { params: params('name'), body: packageBody } }, async (request) => {
+      { schema: { params: pathParams('name'), body: packageBody } }, async (request) => {
         const result = mirror.approve(request.params.name, request.body.package, approved)
         request.log.info(result, 'upstream package approval changed')
         return result
@@ -70,7 +64,7 @@ export default async function adminUpstreams (app: FastifyInstance, opts: AdminU
 
   // As `upstream sync <name>`: what could be synced is; any failure makes it a 502 (the upstream
   // failed us) whose body is the same result with every failure listed, plus the usual code and message.
-  app.post<{ Params: Name }>('/upstreams/:name/sync', { schema: { params: params('name') } }, async (request, reply) => {
+  app.post<{ Params: Name }>('/upstreams/:name/sync', { schema: { params: pathParams('name') } }, async (request, reply) => {
     const [result] = await mirror.sync(request.params.name)
     if (result === undefined || result.ok) return result
     request.log.warn({ upstream: result.upstream, errors: result.errors }, 'upstream sync failed')
@@ -79,13 +73,13 @@ export default async function adminUpstreams (app: FastifyInstance, opts: AdminU
   })
 
   // Access to an upstream added with access "granted" (the CLI's `grant <user> upstream:<name>`).
-  app.put<{ Params: Name & { username: string } }>('/accounts/:username/upstreams/:name', { schema: { params: params('username', 'name') } }, async (request) => {
+  app.put<{ Params: Name & { username: string } }>('/accounts/:username/upstreams/:name', { schema: { params: pathParams('username', 'name') } }, async (request) => {
     const result = mirror.grant(request.params.username, request.params.name, true)
     request.log.info(result, 'upstream granted')
     return result
   })
 
-  app.delete<{ Params: Name & { username: string } }>('/accounts/:username/upstreams/:name', { schema: { params: params('username', 'name') } }, async (request, reply) => {
+  app.delete<{ Params: Name & { username: string } }>('/accounts/:username/upstreams/:name', { schema: { params: pathParams('username', 'name') } }, async (request, reply) => {
     const result = mirror.grant(request.params.username, request.params.name, false)
     request.log.info(result, 'upstream grant revoked')
     return reply.code(204).send()

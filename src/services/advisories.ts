@@ -17,17 +17,7 @@ export interface AdvisoryInput {
 export const SEVERITIES = ['low', 'medium', 'high', 'critical'] as const
 
 /** One advisory as Composer's audit reads it (docs/composer-protocol.md §6.5). */
-export interface ComposerAdvisory {
-  advisoryId: string
-  packageName: string
-  affectedVersions: string
-  title: string
-  cve: string | null
-  link: string | null
-  reportedAt: string
-  sources: Array<{ name: string, remoteId: string }>
-  severity: string | null
-}
+export type ComposerAdvisory = Omit<Advisory, 'id'> & { sources: Array<{ name: string, remoteId: string }> }
 
 const CVE = /^CVE-\d{4}-\d{4,}$/
 

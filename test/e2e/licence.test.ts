@@ -1,5 +1,4 @@
 import t, { type Test } from 'tap'
-import { spawn } from 'node:child_process'
 import { copyFileSync, readFileSync } from 'node:fs'
 import path from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
@@ -31,22 +30,6 @@ function project (t: Test, server: ServerProcess, key: Key, require: Record<stri
   const p = composerProject(t, server.url, { require, ...(minimumStability === undefined ? {} : { minimumStability }) })
   p.setAuth(key.publicKey, key.privateKey)
   return p
-}
-
-/** composer with the project's home and cache, for commands that refuse the harness's --no-progress (show, audit). */
-function composer (p: ComposerProject, args: string[]): Promise<{ code: number, output: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn('composer', [...args, '--no-interaction', '--no-ansi'], {
-      cwd: p.dir,
-      env: { ...process.env, COMPOSER_HOME: p.home, COMPOSER_CACHE_DIR: path.join(p.home, 'cache'), COMPOSER_NO_INTERACTION: '1', COMPOSER_ALLOW_SUPERUSER: '1' },
-      stdio: ['ignore', 'pipe', 'pipe']
-    })
-    let output = ''
-    child.stdout.on('data', (c: Buffer) => { output += c.toString() })
-    child.stderr.on('data', (c: Buffer) => { output += c.toString() })
-    child.on('error', reject)
-    child.on('close', (code) => resolve({ code: code ?? -1, output }))
-  })
 }
 
 function locked (p: ComposerProject): Record<string, string> {
@@ -81,7 +64,7 @@ t.test('licences, advisories, yank and abandon with the real Composer', async (t
   const update = await p.run(['update'])
   t.equal(update.code, 0, update.output)
   t.same(locked(p), { 'lic/caret': '1.2.0', 'lic/until': '1.0.0', 'lic/stable': '1.0.0' }, 'the newest version each licence allows')
-  const show = await composer(p, ['show', '--all', 'lic/caret'])
+  const show = await p.run(['show', '--all', 'lic/caret'], { noProgress: false })
   t.match(show.output, /versions : \* 1\.2\.0, 1\.0\.0\n/, 'Composer never sees 2.0.0')
   const outside = project(t, server, key, { 'lic/caret': '^2.0' })
   const refused = await outside.run(['update'])
@@ -97,12 +80,12 @@ t.test('licences, advisories, yank and abandon with the real Composer', async (t
     const added = await api('POST', '/advisories', { package: 'lic/caret', affectedVersions: '>=1.0,<1.3', title: 'Remote code execution in the widget', cve: 'CVE-2030-4242', severity: 'critical' })
     t.equal(added.status, 201)
     const { advisoryId } = await added.json() as { advisoryId: string }
-    const audit = await composer(p, ['audit'])
+    const audit = await p.run(['audit'], { noProgress: false })
     t.not(audit.code, 0, 'exits non-zero with an affected package')
     t.match(audit.output, /Remote code execution in the widget/)
     t.match(audit.output, /CVE-2030-4242/)
     t.equal((await api('DELETE', `/advisories/${advisoryId}`)).status, 204)
-    const clean = await composer(p, ['audit'])
+    const clean = await p.run(['audit'], { noProgress: false })
     t.equal(clean.code, 0, clean.output)
     t.match(clean.output, /No security vulnerability advisories found/)
   })

@@ -1,11 +1,10 @@
 import t, { type Test } from 'tap'
 import { createHash } from 'node:crypto'
 import { createServer, type Server } from 'node:http'
-import { spawn } from 'node:child_process'
 import type { AddressInfo } from 'node:net'
 import { copyFileSync, existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
-import { basic, cliJson, composerProject, makeZip, type ComposerProject, runCli, startServer, tempDir, writePackageZip, type ServerProcess } from '../helpers/harness.js'
+import { basic, cliJson, composerProject, makeZip, runCli, startServer, tempDir, writePackageZip, type ServerProcess } from '../helpers/harness.js'
 import { requireTools } from '../helpers/tools.js'
 
 /*
@@ -96,22 +95,6 @@ async function v1Upstream (t: Test, packages: Array<{ name: string, version: str
   return { url, port, server, setMode: (m, s = 'archives') => { mode = m; scope = s }, zips, stop }
 }
 
-/** composer with the project's home and cache, for commands that refuse the harness's --no-progress (audit). */
-function composer (p: ComposerProject, args: string[]): Promise<{ code: number, output: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn('composer', [...args, '--no-interaction', '--no-ansi'], {
-      cwd: p.dir,
-      env: { ...process.env, COMPOSER_HOME: p.home, COMPOSER_CACHE_DIR: path.join(p.home, 'cache'), COMPOSER_NO_INTERACTION: '1', COMPOSER_ALLOW_SUPERUSER: '1' },
-      stdio: ['ignore', 'pipe', 'pipe']
-    })
-    let output = ''
-    child.stdout.on('data', (c: Buffer) => { output += c.toString() })
-    child.stderr.on('data', (c: Buffer) => { output += c.toString() })
-    child.on('error', reject)
-    child.on('close', (code) => resolve({ code: code ?? -1, output }))
-  })
-}
-
 if (requireTools(t, 'composer', 'php')) {
   await t.test('mirroring upstreams', async (t) => {
     const zipDir = tempDir(t)
@@ -196,12 +179,12 @@ if (requireTools(t, 'composer', 'php')) {
     await t.test('composer audit reports the advisory the upstream publishes for a mirrored package, and the operator\'s own', async (t) => {
       // The operator's advisory on the mirrored name, added from another process while the server runs.
       await cli(['advisory', 'add', 'magento/framework', '--affected', '>=1.0,<1.1', '--title', 'Operator framework note', '--severity', 'low'])
-      const audit = await composer(project, ['audit', '--format', 'json'])
+      const audit = await project.run(['audit', '--format', 'json'], { noProgress: false })
       t.not(audit.code, 0, 'exits non-zero with an affected package')
       const report = JSON.parse(audit.output.slice(audit.output.indexOf('{'))) as { advisories: Record<string, Array<{ title: string, cve: string | null }>> }
       t.same(report.advisories['magento/framework']!.map((a) => a.title).sort(), ['Operator framework note', 'Upstream framework hole'], 'both, merged')
       t.match(report.advisories['magento/framework'], [{}, { cve: 'CVE-2030-7777' }])
-      const table = await composer(project, ['audit'])
+      const table = await project.run(['audit'], { noProgress: false })
       t.match(table.output, /Upstream framework hole/)
       t.match(table.output, /Operator framework note/)
     })

@@ -222,8 +222,11 @@ export function basic (user: string, pass: string): { authorization: string } {
 export interface ComposerProject {
   dir: string
   home: string
-  /** Runs composer non-interactively in the project. */
-  run: (args: string[]) => Promise<{ code: number, output: string }>
+  /**
+   * Runs composer non-interactively in the project, with `--no-progress` unless
+   * `noProgress: false` (for commands that refuse it, such as show and audit).
+   */
+  run: (args: string[], opts?: { noProgress?: boolean }) => Promise<{ code: number, output: string }>
   setAuth: (publicKey: string, privateKey: string) => void
 }
 
@@ -249,9 +252,10 @@ export function composerProject (t: Teardown, serverUrl: string, opts: { require
     setAuth (publicKey, privateKey) {
       writeFileSync(path.join(dir, 'auth.json'), JSON.stringify({ 'http-basic': { [origin]: { username: publicKey, password: privateKey } } }))
     },
-    run (args) {
+    run (args, opts = {}) {
+      const flags = opts.noProgress === false ? ['--no-interaction', '--no-ansi'] : ['--no-interaction', '--no-progress', '--no-ansi']
       return new Promise((resolve, reject) => {
-        const child = spawn('composer', [...args, '--no-interaction', '--no-progress', '--no-ansi'], {
+        const child = spawn('composer', [...args, ...flags], {
           cwd: dir,
           env: {
             ...process.env,
