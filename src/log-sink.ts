@@ -22,31 +22,42 @@ const MAX_PENDING_BYTES = 16 * 1024 * 1024
  * for stdout.
  */
 export function createLogSink (fd: number): LogSink {
-  const buf = Buffer.allocUnsafe(CHUNK_BYTES)
+  /** Buffers whose write completed, reused for the next lines (a busy server cycles two or three). */
+  const spare: Buffer[] = []
+  let buf: Buffer = Buffer.allocUnsafeSlow(CHUNK_BYTES)
   let len = 0
-  /** Full buffers waiting for the write in flight. */
-  const queue: Buffer[] = []
+  /** Filled buffers (or their unwritten rest after a short write) waiting for the write in flight. */
+  const queue: Array<{ chunk: Buffer, owner: Buffer | undefined }> = []
   let queued = 0
   let writing = false
   let dropped = 0
 
   function next (): void {
-    const chunk = queue.shift()
-    if (chunk === undefined) {
+    const item = queue.shift()
+    if (item === undefined) {
       writing = false
       return
     }
     writing = true
+    const { chunk, owner } = item
     write(fd, chunk, 0, chunk.length, null, (err, written) => {
       queued -= chunk.length
       // A short write (a pipe): write the rest first.
       if (err === null && written < chunk.length) {
         const rest = chunk.subarray(written)
-        queue.unshift(rest)
+        queue.unshift({ chunk: rest, owner })
         queued += rest.length
+      } else if (owner !== undefined && spare.length < 4) {
+        spare.push(owner)
       }
       next()
     })
+  }
+
+  function enqueue (chunk: Buffer, owner: Buffer | undefined): void {
+    queue.push({ chunk, owner })
+    queued += chunk.length
+    if (!writing) next()
   }
 
   function flush (): void {
@@ -56,12 +67,11 @@ export function createLogSink (fd: number): LogSink {
       len = 0
       return
     }
-    // A copy of just the bytes written (a few KiB per iteration under load), so the 64 KiB
-    // buffer is reused instead of a new one being allocated every iteration.
-    queue.push(Buffer.from(buf.subarray(0, len)))
-    queued += len
+    // The filled buffer itself goes to the write; lines continue in a spare one (no copy, and
+    // no new allocation once a few buffers are in rotation).
+    enqueue(buf.subarray(0, len), buf)
+    buf = spare.pop() ?? Buffer.allocUnsafeSlow(CHUNK_BYTES)
     len = 0
-    if (!writing) next()
   }
 
   let scheduled = false
@@ -77,9 +87,7 @@ export function createLogSink (fd: number): LogSink {
       if (len + line.length * 3 > CHUNK_BYTES) {
         flush()
         if (line.length * 3 > CHUNK_BYTES) {
-          queue.push(Buffer.from(line))
-          queued += Buffer.byteLength(line)
-          if (!writing) next()
+          enqueue(Buffer.from(line), undefined)
           return true
         }
       }
@@ -95,7 +103,7 @@ export function createLogSink (fd: number): LogSink {
       dropped = 0
       // What is queued goes before what is buffered. A write still in flight (started at most
       // 25 ms ago, and normally done in microseconds) is not waited for.
-      for (const chunk of queue.splice(0)) writeAll(chunk)
+      for (const { chunk } of queue.splice(0)) writeAll(chunk)
       writeAll(buf.subarray(0, len))
       len = 0
     }

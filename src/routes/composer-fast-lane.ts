@@ -58,6 +58,12 @@ export function createComposerFastLane (opts: FastLaneOptions): FastLane {
     return headers
   }
 
+  /** `/p2/vendor/name.json` → the package and whether ~dev is asked (p2Target's rules). */
+  const targetOf = (url: string): { name: string, dev: boolean } | undefined => {
+    const slash = url.indexOf('/', 4)
+    return slash < 0 ? undefined : p2Target(url.slice(4, slash), url.slice(slash + 1))
+  }
+
   return function fastLane (req, res) {
     if (req.method !== 'GET') return false
     const url = req.url ?? ''
@@ -80,10 +86,7 @@ export function createComposerFastLane (opts: FastLaneOptions): FastLane {
     if (isRoot) {
       body = catalog.root(auth.accountId, base)
     } else {
-      const slash = url.indexOf('/', 4)
-      const target = slash < 0 ? undefined : p2Target(url.slice(4, slash), url.slice(slash + 1))
-      if (target === undefined) return false
-      const doc = catalog.metadata(auth.accountId, target.name, target.dev, base)
+      const doc = catalog.metadataAt(auth.accountId, url, base, targetOf)
       if (doc === undefined) return false
       lastModified = doc.lastModified
       if (notModifiedSince(req.headers['if-modified-since'], doc.updatedAt)) {

@@ -15,11 +15,26 @@ interface DocEntry {
   byBase: Map<string, EncodedBody>
 }
 
+/** A p2 answer: the bytes and their timestamps. */
+export interface ServedDocument {
+  body: EncodedBody
+  updatedAt: number
+  lastModified: string
+}
+
 interface AccountView {
   names: string[]
   /** The listed packages and how this account sees each. */
   visible: Map<string, Entitlement>
   roots: Map<string, EncodedBody>
+  /**
+   * Answered p2 requests by request path (`/p2/vendor/name.json`), with the base URL the
+   * bytes were built for: the next request for that path is one Map lookup, instead of
+   * parsing the path and looking up the package, the entitlement and the document again.
+   * Dropped with the rest of the view when the catalog counter moves, and when documents are
+   * evicted (so it never keeps an evicted document alive).
+   */
+  paths: Map<string, { baseUrl: string, doc: ServedDocument }>
 }
 
 export interface CatalogViewOptions {
@@ -122,7 +137,7 @@ export function createCatalogView (opts: CatalogViewOptions) {
         if (pkg !== undefined && rule !== null && allowedVersions(pkg, rule).length === 0) continue
         visible.set(name, entitlement)
       }
-      view = { names: [...visible.keys()], visible, roots: new Map() }
+      view = { names: [...visible.keys()], visible, roots: new Map(), paths: new Map() }
       if (accounts.size >= maxAccounts) accounts.delete(accounts.keys().next().value!)
       accounts.set(accountId, view)
     }
@@ -131,6 +146,7 @@ export function createCatalogView (opts: CatalogViewOptions) {
 
   /** Frees the oldest documents until the cache is under its budget again. */
   function evict (): void {
+    for (const view of accounts.values()) view.paths.clear()
     for (const [key, entry] of docs) {
       if (docBytes <= maxDocumentBytes * 0.8) break
       for (const body of entry.byBase.values()) docBytes -= body.size()
@@ -226,24 +242,31 @@ export function createCatalogView (opts: CatalogViewOptions) {
       }
       return body
     },
+    /** The p2 answer `document` gave this account for this request path and base URL, if it was remembered. */
+    rememberedPath (accountId: number, path: string, baseUrl: string): ServedDocument | undefined {
+      const hit = accountView(accountId).paths.get(path)
+      return hit !== undefined && hit.baseUrl === baseUrl ? hit.doc : undefined
+    },
     /**
      * A p2 document as bytes, or undefined when the package has no versions of that kind.
-     * With a limiting rule, the shared document of the versions it allows.
+     * With a limiting rule, the shared document of the versions it allows. `remember`: the
+     * account and request path to remember the answer under (when its bytes are cached).
      */
-    document (pkg: Package, dev: boolean, baseUrl: string, rule?: GrantRule): { body: EncodedBody, updatedAt: number, lastModified: string } | undefined {
+    document (pkg: Package, dev: boolean, baseUrl: string, rule?: GrantRule, remember?: { accountId: number, path: string }): ServedDocument | undefined {
       const entry = rule === undefined ? docEntry(pkg, dev) : filteredEntry(pkg, rule, dev)
       if (entry === undefined || entry.doc === null) return undefined
       let body = entry.byBase.get(baseUrl)
       if (body === undefined) {
         const cached = entry.byBase.size < BASES_PER_DOCUMENT
         body = encodedBody(Buffer.from(withBaseUrl(entry.doc, baseUrl)), cached ? grow : undefined)
-        if (cached) {
-          entry.byBase.set(baseUrl, body)
-          docBytes += body.identity.length
-          if (docBytes > maxDocumentBytes) evict()
-        }
+        if (!cached) return { body, updatedAt: entry.updatedAt, lastModified: entry.lastModified }
+        entry.byBase.set(baseUrl, body)
+        docBytes += body.identity.length
+        if (docBytes > maxDocumentBytes) evict()
       }
-      return { body, updatedAt: entry.updatedAt, lastModified: entry.lastModified }
+      const doc = { body, updatedAt: entry.updatedAt, lastModified: entry.lastModified }
+      if (remember !== undefined) accountView(remember.accountId).paths.set(remember.path, { baseUrl, doc })
+      return doc
     },
     /** The version row an archive file name belongs to. */
     versionByFile (pkg: Package, distFile: string): VersionRecord | undefined {

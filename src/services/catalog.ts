@@ -3,7 +3,7 @@ import { access as fsAccess, constants } from 'node:fs/promises'
 import path from 'node:path'
 import type { Transactional } from '../repositories/transaction.js'
 import type { ChangeCountersRepository } from '../repositories/changes.js'
-import { createCatalogView } from './catalog-view.js'
+import { createCatalogView, type ServedDocument } from './catalog-view.js'
 import type { EncodedBody } from './encoded-body.js'
 import type { PackagesRepository } from '../repositories/packages.js'
 import type { Abandoned, Access, Entitlement, GrantRule, Package, VersionRecord } from '../domain/catalog.js'
@@ -141,6 +141,16 @@ export function createCatalogService (deps: { transaction: Transactional, packag
     if (access !== pkg.access) emit('package.access_changed', { name: pkg.name, access, previousAccess: pkg.access })
     return { ...pkg, access }
   })
+
+  /** See `metadata`; `path`: remember the answer under this request path (see `metadataAt`). */
+  function metadataOf (accountId: number, name: string, dev: boolean, baseUrl: string, path?: string): ServedDocument | undefined {
+    const pkg = view.package(name)
+    // A local package of this name, visible or not, shadows every upstream completely (dependency confusion).
+    if (pkg === undefined) return deps.mirror?.document(accountId, name, dev, baseUrl)
+    const e = view.entitlement(accountId, name)
+    if (e === undefined) return undefined
+    return view.document(pkg, dev, baseUrl, limitingRuleOf(e) ?? undefined, path === undefined ? undefined : { accountId, path })
+  }
 
   return {
     /**
@@ -305,12 +315,21 @@ export function createCatalogService (deps: { transaction: Transactional, packag
       return view.root(accountId, baseUrl)
     },
     /** The p2 document for an account, or undefined when it does not exist or is not visible (both answer 404). */
-    metadata (accountId: number, name: string, dev: boolean, baseUrl: string): { body: EncodedBody, updatedAt: number, lastModified: string } | undefined {
-      // A local package of this name, visible or not, shadows every upstream completely (dependency confusion).
-      if (deps.mirror !== undefined && view.package(name) === undefined) return deps.mirror.document(accountId, name, dev, baseUrl)
-      const e = view.entitlement(accountId, name)
-      const pkg = e === undefined ? undefined : view.package(name)
-      return pkg === undefined ? undefined : view.document(pkg, dev, baseUrl, limitingRuleOf(e!) ?? undefined)
+    metadata (accountId: number, name: string, dev: boolean, baseUrl: string): ServedDocument | undefined {
+      return metadataOf(accountId, name, dev, baseUrl)
+    },
+    /**
+     * `metadata` for a request path (`/p2/vendor/name.json`, parsed by `target` only when
+     * needed): a path this account asked before, for the same base URL, is answered with one
+     * lookup while the catalog is unchanged (the view drops what it remembers when the
+     * catalog counter moves). Documents of mirrored packages are not remembered: they follow
+     * their upstream's freshness, not the catalog counter.
+     */
+    metadataAt (accountId: number, path: string, baseUrl: string, target: (path: string) => { name: string, dev: boolean } | undefined): ServedDocument | undefined {
+      const known = view.rememberedPath(accountId, path, baseUrl)
+      if (known !== undefined) return known
+      const t = target(path)
+      return t === undefined ? undefined : metadataOf(accountId, t.name, t.dev, baseUrl, path)
     },
     /**
      * A dist archive: 404 when unknown, 403 when the package exists but the account has no

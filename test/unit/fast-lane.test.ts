@@ -115,3 +115,36 @@ t.test('an accepted header is refused on the next request after its key or accou
   t.equal(await status(pair), 401, 'delete: refused on the next request')
   t.equal(await status(other), 200, 'the other key still works')
 })
+
+t.test('a p2 answer the lane remembers by path follows every change and each Host', async (t) => {
+  const { app, dataDir } = await buildTestApp(t, { publicUrl: undefined })
+  const work = tempDir(t)
+  await cliJsonQuick(dataDir, ['account', 'create', 'alice'])
+  const pair = await cliJsonQuick(dataDir, ['key', 'create', 'alice', '--name', 'laptop'])
+  await cliJsonQuick(dataDir, ['publish', await writePackageZip(work, { name: 'acme/widget', version: '1.0.0' })])
+  await app.listen({ host: '127.0.0.1', port: 0 })
+  const port = (app.server.address() as AddressInfo).port
+  const auth = basic(pair.publicKey, pair.privateKey)
+  const path = '/p2/acme/widget.json'
+  const versions = async (host = 'packages.test'): Promise<{ status: number, versions: string[], dist: string[] }> => {
+    const res = await get(port, path, { ...auth, host })
+    if (res.status !== 200) return { status: res.status, versions: [], dist: [] }
+    const list = JSON.parse(res.body.toString()).packages['acme/widget'] as Array<{ version: string, dist: { url: string } }>
+    return { status: 200, versions: list.map((v) => v.version), dist: list.map((v) => new URL(v.dist.url).host) }
+  }
+
+  t.equal((await versions()).status, 404, 'private and not granted: 404')
+  await cliJsonQuick(dataDir, ['grant', 'alice', 'acme/widget'])
+  t.same(await versions(), { status: 200, versions: ['1.0.0'], dist: ['packages.test'] }, 'grant: seen on the next request')
+  t.same(await versions(), { status: 200, versions: ['1.0.0'], dist: ['packages.test'] }, 'asked again (remembered)')
+  t.same(await versions('other.test:8080'), { status: 200, versions: ['1.0.0'], dist: ['other.test:8080'] }, 'another Host gets its own URLs')
+  t.same(await versions(), { status: 200, versions: ['1.0.0'], dist: ['packages.test'] }, 'and the first Host its own again')
+  await cliJsonQuick(dataDir, ['publish', await writePackageZip(work, { name: 'acme/widget', version: '1.1.0' })])
+  t.same((await versions()).versions, ['1.1.0', '1.0.0'], 'publish: seen on the next request')
+  await cliJsonQuick(dataDir, ['revoke', 'alice', 'acme/widget'])
+  t.equal((await versions()).status, 404, 'revoke: 404 on the next request')
+  await cliJsonQuick(dataDir, ['package', 'access', 'acme/widget', 'public'])
+  t.same((await versions()).versions, ['1.1.0', '1.0.0'], 'made public: seen on the next request')
+  const viaFastify = await app.inject({ url: path, headers: { host: 'packages.test', ...auth } })
+  t.ok((await get(port, path, auth)).body.equals(viaFastify.rawPayload), 'the remembered bytes are the Fastify route\'s')
+})
