@@ -21,18 +21,11 @@ export function loggerOptions (level: string): LoggerOptions {
   }
 }
 
-export interface AccessEntry {
-  reqId: string
-  method: string
-  url: string
-  statusCode: number
-  ip: string
-  /** Milliseconds from the request to its answer. */
-  ms: number
-}
-
-/** Writes one access line; undefined when the level leaves access lines out. */
-export type AccessLog = ((entry: AccessEntry) => void) | undefined
+/**
+ * Writes one access line (`ms`: milliseconds from the request to its answer); undefined when
+ * the level leaves access lines out. Positional, so the hot path builds no object for it.
+ */
+export type AccessLog = ((reqId: string, method: string, url: string, statusCode: number, ip: string, ms: number) => void) | undefined
 
 /**
  * The access log: one JSON line per answered request at info, in pino's own line format
@@ -45,8 +38,8 @@ export function createAccessLog (level: string, stream: { write: (line: string) 
   if (['fatal', 'error', 'warn', 'silent'].includes(level)) return undefined
   const prefix = '{"level":30,"time":'
   const origin = `,"pid":${process.pid},"hostname":${JSON.stringify(hostname())}`
-  return (e) => {
-    stream.write(`${prefix}${Date.now()}${origin},"reqId":${jsonString(e.reqId)},"method":"${e.method}","url":${jsonString(e.url)},"statusCode":${e.statusCode},"ip":${jsonString(e.ip)},"ms":${Math.round(e.ms * 10) / 10},"msg":"request"}\n`)
+  return (reqId, method, url, statusCode, ip, ms) => {
+    stream.write(`${prefix}${Date.now()}${origin},"reqId":${jsonString(reqId)},"method":"${method}","url":${jsonString(url)},"statusCode":${statusCode},"ip":${jsonString(ip)},"ms":${Math.round(ms * 10) / 10},"msg":"request"}\n`)
   }
 }
 
@@ -62,7 +55,7 @@ function jsonString (value: string): string {
 export function accessLogHook (app: FastifyInstance, log: AccessLog): void {
   if (log === undefined) return
   app.addHook('onResponse', (request, reply, done) => {
-    log({ reqId: request.id, method: request.method, url: request.url, statusCode: reply.statusCode, ip: request.ip, ms: reply.elapsedTime })
+    log(request.id, request.method, request.url, reply.statusCode, request.ip, reply.elapsedTime)
     done()
   })
 }

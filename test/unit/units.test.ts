@@ -427,8 +427,8 @@ t.test('access lines are valid JSON for any URL, address and request id', async 
   const lines: string[] = []
   const log = createAccessLog('info', { write: (line: string) => lines.push(line) })!
   const urls = ['/p2/acme/widget.json', '/a"b', '/back\\slash', '/tab\there', '/nl\nx', '/ü/€', '/\u0000', "/'single'", '/%22encoded%22', '']
-  for (const url of urls) log({ reqId: 'req-1', method: 'GET', url, statusCode: 404, ip: '::ffff:127.0.0.1', ms: 1.26 })
-  log({ reqId: 'a"id', method: 'GET', url: '/', statusCode: 200, ip: 'fe80::1%eth0', ms: 0 })
+  for (const url of urls) log('req-1', 'GET', url, 404, '::ffff:127.0.0.1', 1.26)
+  log('a"id', 'GET', '/', 200, 'fe80::1%eth0', 0)
   t.equal(lines.length, urls.length + 1)
   t.same(lines.slice(0, urls.length).map((l) => JSON.parse(l).url), urls, 'every URL comes back exactly')
   t.match(JSON.parse(lines[0]!), { level: 30, reqId: 'req-1', method: 'GET', statusCode: 404, ip: '::ffff:127.0.0.1', ms: 1.3, msg: 'request' })
