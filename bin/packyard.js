@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import { existsSync } from 'node:fs'
+import { enableCompileCache } from 'node:module'
 import { fileURLToPath } from 'node:url'
 
 // The command runs the compiled TypeScript; a checkout without a build gets one line, not a stack trace.
@@ -7,6 +8,10 @@ const entry = new URL('../dist/cli/main.js', import.meta.url)
 const root = fileURLToPath(new URL('..', import.meta.url))
 
 if (existsSync(entry)) {
+  // V8's compiled code for our modules and dependencies, kept on disk between runs (in the
+  // system's temp directory; Node manages it and starts afresh when it is missing or stale):
+  // a start skips compiling Fastify, pino and the rest again.
+  enableCompileCache()
   const { main } = await import(entry.href)
   process.exitCode = await main(process.argv.slice(2))
 } else {

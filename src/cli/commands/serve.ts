@@ -1,3 +1,4 @@
+import { flushCompileCache } from 'node:module'
 import { runServer } from '../../server.js'
 import { checkDataDir, UserError, type Cli } from '../kit.js'
 
@@ -25,6 +26,9 @@ export function registerServeCommand ({ program, globals }: Cli): void {
       checkDataDir(config.dataDir, 'write')
       try {
         await runServer(config)
+        // Everything a start compiles is compiled by now: keep it for the next start (bin/packyard.js
+        // enables the cache; Node would otherwise write it only when the process exits).
+        flushCompileCache()
       } catch (err) {
         throw listenProblem(err, config.host, config.port) ?? err
       }
