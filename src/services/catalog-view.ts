@@ -52,6 +52,9 @@ export interface CatalogViewOptions {
  */
 const BASES_PER_DOCUMENT = 4
 
+/** Request paths remembered per account (a Magento resolve asks for about 700); beyond this the account starts afresh. */
+const PATHS_PER_ACCOUNT = 4096
+
 /**
  * What the Composer routes answer from, in memory: packages by name, each account's visible
  * names and its packages.json, p2 documents as bytes (and their compressed forms), and the
@@ -265,7 +268,11 @@ export function createCatalogView (opts: CatalogViewOptions) {
         if (docBytes > maxDocumentBytes) evict()
       }
       const doc = { body, updatedAt: entry.updatedAt, lastModified: entry.lastModified }
-      if (remember !== undefined) accountView(remember.accountId).paths.set(remember.path, { baseUrl, doc })
+      if (remember !== undefined) {
+        const paths = accountView(remember.accountId).paths
+        if (paths.size >= PATHS_PER_ACCOUNT) paths.clear()
+        paths.set(remember.path, { baseUrl, doc })
+      }
       return doc
     },
     /** The version row an archive file name belongs to. */
