@@ -56,7 +56,8 @@ export async function buildApp (config: Config, options: BuildOptions = {}): Pro
     logController: new LogController({ disableRequestLogging: true }),
     trustProxy: config.trustProxy,
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 300 },
-    bodyLimit: 1024 * 1024
+    bodyLimit: 1024 * 1024,
+    ajv: { customOptions: { code: { optimize: false } } }
   })
   if (stdout !== undefined) app.addHook('onClose', async () => { stdout.flushSync() })
   accessLogHook(app, accessLog)
