@@ -1,9 +1,19 @@
 import { write, writeSync } from 'node:fs'
 
-export interface LogSink {
+export interface LogSink extends ByteSink {
   write: (line: string) => boolean
   /** Writes everything buffered now, synchronously (shutdown). */
   flushSync: () => void
+}
+
+/** Writing a line as bytes straight into the sink's buffer (the access log's hot path). */
+export interface ByteSink {
+  /** The buffer to write at most `bytes` bytes into, from `offset` (flushed first when it lacks the room). */
+  reserve: (bytes: number) => Buffer
+  /** Where the next line starts in the buffer `reserve` returned. */
+  readonly offset: number
+  /** The line is in place: it ends at `end`. Nothing is kept when `commit` is not called. */
+  commit: (end: number) => void
 }
 
 const CHUNK_BYTES = 64 * 1024
@@ -82,7 +92,25 @@ export function createLogSink (fd: number): LogSink {
   // Lines written after close (e.g. "shutdown complete") go out when the process exits.
   process.once('exit', () => { sink.flushSync() })
 
+  const flushLater = (): void => {
+    if (!scheduled) {
+      scheduled = true
+      setTimeout(flushSoon, FLUSH_DELAY_MS).unref()
+    }
+  }
+
   const sink: LogSink = {
+    reserve (bytes) {
+      if (len + bytes > CHUNK_BYTES) flush()
+      return buf
+    },
+    get offset () {
+      return len
+    },
+    commit (end) {
+      len = end
+      flushLater()
+    },
     write (line) {
       if (len + line.length * 3 > CHUNK_BYTES) {
         flush()
@@ -92,10 +120,7 @@ export function createLogSink (fd: number): LogSink {
         }
       }
       len += buf.write(line, len, 'utf8')
-      if (!scheduled) {
-        scheduled = true
-        setTimeout(flushSoon, FLUSH_DELAY_MS).unref()
-      }
+      flushLater()
       return true
     },
     flushSync () {
