@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 import { existsSync } from 'node:fs'
-import { enableCompileCache } from 'node:module'
+import module from 'node:module'
 import { fileURLToPath } from 'node:url'
 
 // The command runs the compiled TypeScript; a checkout without a build gets one line, not a stack trace.
@@ -10,8 +10,9 @@ const root = fileURLToPath(new URL('..', import.meta.url))
 if (existsSync(entry)) {
   // V8's compiled code for our modules and dependencies, kept on disk between runs (in the
   // system's temp directory; Node manages it and starts afresh when it is missing or stale):
-  // a start skips compiling Fastify, pino and the rest again.
-  enableCompileCache()
+  // a start skips compiling Fastify, pino and the rest again. (Optional call: a Node older than
+  // the supported one gets the engines error from npm or its own, not a SyntaxError from here.)
+  module.enableCompileCache?.()
   const { main } = await import(entry.href)
   process.exitCode = await main(process.argv.slice(2))
 } else {

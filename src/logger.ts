@@ -33,7 +33,8 @@ export type AccessLog = ((reqId: string, method: string, url: string, statusCode
  * (level, time, pid, hostname, then the fields, then msg "request"), written straight to the
  * log stream. Its fields are fixed and hold no secret (credentials never travel in URLs), so
  * it needs neither pino's serializers nor its redaction pass, which together cost more than
- * the rest of a metadata request. Nothing is built above info.
+ * the rest of a metadata request. Nothing is built above info. Into the log sink (which lends
+ * its buffer) the line is written as bytes (`asBytes`); into any other stream, as a string.
  */
 export function createAccessLog (level: string, stream: { write: (line: string) => unknown } & Partial<ByteSink>): AccessLog {
   if (['fatal', 'error', 'warn', 'silent'].includes(level)) return undefined

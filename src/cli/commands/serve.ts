@@ -1,4 +1,4 @@
-import { flushCompileCache } from 'node:module'
+import module from 'node:module'
 import { runServer } from '../../server.js'
 import { checkDataDir, UserError, type Cli } from '../kit.js'
 
@@ -28,7 +28,7 @@ export function registerServeCommand ({ program, globals }: Cli): void {
         await runServer(config)
         // Everything a start compiles is compiled by now: keep it for the next start (bin/packyard.js
         // enables the cache; Node would otherwise write it only when the process exits).
-        flushCompileCache()
+        module.flushCompileCache()
       } catch (err) {
         throw listenProblem(err, config.host, config.port) ?? err
       }
