@@ -43,7 +43,7 @@ export function createAccessLog (level: string, stream: { write: (line: string) 
   const asString: NonNullable<AccessLog> = (reqId, method, url, statusCode, ip, ms) => {
     stream.write(`${prefix}${Date.now()}${origin},"reqId":${jsonString(reqId)},"method":"${method}","url":${jsonString(url)},"statusCode":${statusCode},"ip":${jsonString(ip)},"ms":${Math.round(ms * 10) / 10},"msg":"request"}\n`)
   }
-  return stream.reserve === undefined ? asString : asBytes(stream as ByteSink, prefix + '\u0000' + origin, asString)
+  return stream.reserve === undefined ? asString : asBytes(stream as ByteSink, prefix, origin, asString)
 }
 
 /** The longest line written as bytes; longer ones (long URLs) take the string path. */
@@ -53,12 +53,13 @@ const MAX_BYTE_LINE = 4096
  * The same line as `asString`, written byte by byte into the sink's buffer: no string is
  * built, encoded or copied per request. Only printable ASCII without `"` and `\` is written
  * this way (what the Composer hot path logs); a line with anything else, or a long one, is
- * handed to `asString`, which escapes it. `template` is the line's start with a NUL where
- * the time goes.
+ * handed to `asString`, which escapes it. `prefix` and `origin` are the line's constant
+ * parts before and after the time.
  */
-function asBytes (sink: ByteSink, template: string, asString: NonNullable<AccessLog>): NonNullable<AccessLog> {
+function asBytes (sink: ByteSink, prefix: string, originText: string, asString: NonNullable<AccessLog>): NonNullable<AccessLog> {
   const bytes = (text: string): Buffer => Buffer.from(text, 'utf8')
-  const [head, origin] = template.split('\u0000').map((part) => bytes(part)) as [Buffer, Buffer]
+  const head = bytes(prefix)
+  const origin = bytes(originText)
   const reqIdKey = bytes(',"reqId":"')
   const methodKey = bytes('","method":"')
   const urlKey = bytes('","url":"')
@@ -69,7 +70,7 @@ function asBytes (sink: ByteSink, template: string, asString: NonNullable<Access
   // The constant bytes plus room for the time, the status and the milliseconds.
   const fixed = head.length + origin.length + reqIdKey.length + methodKey.length + urlKey.length + statusKey.length + ipKey.length + msKey.length + tail.length + 48
 
-  /** Copies a plain string; -1 when it holds a character that needs escaping (or is not ASCII). */
+  /** Copies a plain string (the characters `PLAIN` accepts); -1 when it holds one that needs escaping or is not ASCII. */
   function plain (b: Buffer, o: number, text: string): number {
     for (let i = 0; i < text.length; i++) {
       const c = text.charCodeAt(i)
