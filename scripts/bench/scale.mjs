@@ -2,7 +2,7 @@
 // cold start, RSS and /packages.json latency for an account that sees `visible` packages
 // (those are published public, the rest restricted; the account has no grants).
 import path from 'node:path'
-import { accountWithKey, publishCatalogue } from './catalogue.mjs'
+import { accountWithKey, packageName, publishCatalogue } from './catalogue.mjs'
 import { freePort, rssOf, tempDir } from './procs.mjs'
 import { basic, which, wrk, writeWrkScript } from './tools.mjs'
 import { median, startPackyard } from './vs-nginx.mjs'
@@ -52,6 +52,11 @@ export async function benchScale ({ packages, versions, visible, wrkSeconds, bat
     writeWrkScript(script, ['/packages.json'], auth)
     const w = await wrk(server.url, script, { connections: 32, seconds: wrkSeconds })
     result.packagesJsonWrk = w
+    result.rssAfterPackagesJsonBytes = rssOf(server.pid)
+    // Then what a fleet of resolves asks most: random p2 documents of the packages it sees.
+    const p2 = path.join(work, 'wrk-p2.lua')
+    writeWrkScript(p2, Array.from({ length: Math.min(visible, packages) }, (_, i) => `/p2/${packageName(i)}.json`), auth)
+    result.p2Wrk = await wrk(server.url, p2, { connections: 32, seconds: wrkSeconds })
   }
   result.rssAfterLoadBytes = rssOf(server.pid)
   await server.stop()
