@@ -1,7 +1,7 @@
 // The benchmark catalogue: real zip archives (composer.json + a PHP class) generated with
 // yazl, published with the `packyard` CLI in batches, as an operator would.
 import { randomFillSync } from 'node:crypto'
-import { closeSync, createWriteStream, mkdirSync, openSync, rmSync, writeFileSync, writeSync } from 'node:fs'
+import { closeSync, createWriteStream, mkdirSync, openSync, readFileSync, rmSync, writeFileSync, writeSync } from 'node:fs'
 import path from 'node:path'
 import { pipeline } from 'node:stream/promises'
 import { fileURLToPath } from 'node:url'
@@ -11,10 +11,15 @@ import { runOk } from './procs.mjs'
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url))
 // PACKYARD_BENCH_BIN=/other/checkout/bin/packyard.js benchmarks another build (e.g. a snapshot).
 export const BIN = process.env.PACKYARD_BENCH_BIN ?? path.join(ROOT, 'bin', 'packyard.js')
+/**
+ * Node's options from BIN's `#!/usr/bin/env -S node …` line: the bench runs `packyard` with
+ * this process's Node (the one `npm run bench` runs on) but the options `packyard` runs with.
+ */
+export const NODE_FLAGS = (/^#!\S*env -S node (.*)$/m.exec(readFileSync(BIN, 'utf8').split('\n', 1)[0])?.[1] ?? '').split(' ').filter(Boolean)
 
 /** `packyard <args>` against a data dir; resolves stdout. */
 export async function cli (dataDir, args, opts = {}) {
-  const r = await runOk(process.execPath, [BIN, ...args], { env: { PACKYARD_DATA_DIR: dataDir, PACKYARD_LOG_LEVEL: 'warn' }, ...opts })
+  const r = await runOk(process.execPath, [...NODE_FLAGS, BIN, ...args], { env: { PACKYARD_DATA_DIR: dataDir, PACKYARD_LOG_LEVEL: 'warn' }, ...opts })
   return r
 }
 

@@ -17,7 +17,7 @@ import { mkdirSync, writeFileSync } from 'node:fs'
 import { cpus, loadavg, totalmem } from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { BIN } from './catalogue.mjs'
+import { BIN, NODE_FLAGS } from './catalogue.mjs'
 import { cleanup } from './procs.mjs'
 import { benchScale } from './scale.mjs'
 import { which } from './tools.mjs'
@@ -127,7 +127,7 @@ async function main () {
   }
   console.log(`# Packyard vs static files behind nginx, ${env.date.slice(0, 10)}`)
   env.bin = BIN
-  console.log(`Packyard: ${BIN}`)
+  console.log(`Packyard: ${[...NODE_FLAGS, BIN].join(' ')}`)
   console.log(`Node ${env.node}, ${env.cores} cores (${env.cpu}), ${env.platform}; load average at start: ${env.loadAtStart}`)
   const results = { env, options: { ...opts } }
   const started = Date.now()
@@ -179,7 +179,9 @@ async function main () {
         ['server RSS after start, MiB', (s.rssIdleBytes / 1048576).toFixed(1)],
         [`/packages.json p50, ms (sequential, account sees ${s.packagesJsonVisible})`, s.packagesJsonSequentialP50ms.toFixed(2)],
         ...(s.packagesJsonWrk ? [['/packages.json under wrk -c32: req/s, p50 ms, p99 ms', `${s.packagesJsonWrk.rps.toFixed(0)}, ${s.packagesJsonWrk.p50ms.toFixed(2)}, ${s.packagesJsonWrk.p99ms.toFixed(2)}`]] : []),
-        ['server RSS after the load, MiB', (s.rssAfterLoadBytes / 1048576).toFixed(1)]
+        ...(s.packagesJsonWrk ? [['server RSS after the /packages.json load, MiB', (s.rssAfterPackagesJsonBytes / 1048576).toFixed(1)]] : []),
+        ...(s.p2Wrk ? [[`random /p2 documents of the ${s.packagesJsonVisible} visible packages under wrk -c32: req/s, p50 ms, p99 ms`, `${s.p2Wrk.rps.toFixed(0)}, ${s.p2Wrk.p50ms.toFixed(2)}, ${s.p2Wrk.p99ms.toFixed(2)}`]] : []),
+        ['server RSS after the whole load, MiB', (s.rssAfterLoadBytes / 1048576).toFixed(1)]
       ]))
     }
   } catch (err) {

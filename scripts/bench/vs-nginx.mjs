@@ -7,7 +7,7 @@ import { createWriteStream, mkdirSync, statSync, truncateSync, writeFileSync } f
 import http from 'node:http'
 import path from 'node:path'
 import { pipeline } from 'node:stream/promises'
-import { BIN, accountWithKey, cli, packageName, publishCatalogue, writeBigZip, writeProject } from './catalogue.mjs'
+import { BIN, NODE_FLAGS, accountWithKey, cli, packageName, publishCatalogue, writeBigZip, writeProject } from './catalogue.mjs'
 import { startNginx } from './nginx.mjs'
 import { childPids, freePort, rssOf, startProcess, tempDir, waitForHttp } from './procs.mjs'
 import { basic, composerUpdate, curlDownloads, which, wrk, writeWrkScript } from './tools.mjs'
@@ -20,7 +20,7 @@ export const median = (xs) => {
 
 /** Starts `packyard serve` on 127.0.0.1:port; resolves once /packages.json answers 200 with the key. */
 export async function startPackyard ({ dataDir, port, level, logFile, auth, timeoutMs = 120_000 }) {
-  const proc = startProcess(process.execPath, [BIN, 'serve', '--host', '127.0.0.1', '--port', String(port)], {
+  const proc = startProcess(process.execPath, [...NODE_FLAGS, BIN, 'serve', '--host', '127.0.0.1', '--port', String(port)], {
     env: { PACKYARD_DATA_DIR: dataDir, PACKYARD_LOG_LEVEL: level },
     logFile
   })

@@ -3,7 +3,7 @@ import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFi
 import net from 'node:net'
 import path from 'node:path'
 import { spawn } from 'node:child_process'
-import { basic, cliInProcess, cliJsonQuick, mainInProcess, spawnCli, BIN, ROOT, buildTestApp, tempDir, writePackageZip, type CliResult } from '../helpers/harness.js'
+import { basic, cliInProcess, cliJsonQuick, mainInProcess, spawnCli, startServer, BIN, ROOT, buildTestApp, tempDir, writePackageZip, type CliResult } from '../helpers/harness.js'
 import { loadConfig } from '../../src/config.js'
 import { createContext } from '../../src/context.js'
 import { inParallel } from '../helpers/util.js'
@@ -317,6 +317,17 @@ t.test('the real packyard binary (smoke test; needs npm run build)', async (t) =
   t.equal(created.json?.username, 'alice')
   const failed = await spawnCli(['--data-dir', dataDir, 'key', 'list', 'nobody'], quick)
   assertUserError(t, failed, 1, /account "nobody" not found/, 'a user error from the real binary')
+})
+
+t.test('npm start (and the image, and an installed packyard) run the server through the #! line, with its Node options', async (t) => {
+  const pkg = JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> }
+  t.equal(pkg.scripts.start, 'bin/packyard.js serve', 'npm start runs the file as a program, not through `node`')
+  const server = await startServer(t, tempDir(t), { viaShebang: true, env: { NODE_OPTIONS: '' } })
+  // env -S execs node in place: the server's own command line shows what the #! line gave it.
+  const cmdline = readFileSync(`/proc/${server.child.pid}/cmdline`, 'utf8').split('\0')
+  t.same(cmdline.slice(1, 3), ['--max-semi-space-size=16', BIN], 'V8 young generation bounded (README "Configuration")')
+  t.equal((await fetch(`${server.url}/healthz`)).status, 200, 'and it serves')
+  t.equal(await server.stop(), 0, 'stops cleanly on SIGTERM')
 })
 
 t.test('without a build, bin/packyard.js says so in one line', async (t) => {
