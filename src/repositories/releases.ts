@@ -48,6 +48,8 @@ export function createReleasesRepository (db: Db) {
   const insertGrant = db.prepare<[number, number, string], void>(
     'INSERT OR IGNORE INTO edition_grants (account_id, edition_id, created_at) VALUES (?, ?, ?)')
   const deleteGrant = db.prepare<[number, number], void>('DELETE FROM edition_grants WHERE account_id = ? AND edition_id = ?')
+  const grantsOf = db.prepare<[number], { edition: string, created_at: string }>(
+    'SELECT e.name AS edition, g.created_at FROM edition_grants g JOIN editions e ON e.id = g.edition_id WHERE g.account_id = ? ORDER BY e.name')
   const byFileName = db.prepare<[string], ReleaseRow>(`${SELECT} WHERE r.file_name = ?`)
   const visibleByFileName = db.prepare<{ accountId: number, fileName: string }, ReleaseRow>(
     `${SELECT} WHERE r.file_name = @fileName AND ${VISIBLE}`)
@@ -75,6 +77,10 @@ export function createReleasesRepository (db: Db) {
     },
     revoke (accountId: number, editionId: number): void {
       deleteGrant.run(accountId, editionId)
+    },
+    /** The editions an account holds a grant for, by name. */
+    grantsOf (accountId: number): Array<{ edition: string, createdAt: string }> {
+      return grantsOf.all(accountId).map((r) => ({ edition: r.edition, createdAt: r.created_at }))
     },
     findByFileName (fileName: string): Release | undefined {
       const r = byFileName.get(fileName)

@@ -67,7 +67,7 @@ export default async function adminCatalog (app: FastifyInstance, opts: AdminCat
   // --- grants ---------------------------------------------------------------------------------
   app.get<{ Params: Username }>('/accounts/:username/grants', { schema: { params: pathParams('username') } }, async (request) => {
     const list = grants.list(request.params.username)
-    return { username: list.username, grants: list.grants.map((g) => ({ target: g.target, kind: g.kind, ...g.rule, createdAt: g.createdAt })) }
+    return { username: list.username, grants: list.grants.map((g) => ({ target: g.target, kind: g.kind, ...g.rule, createdAt: g.createdAt })), editions: list.editions }
   })
 
   app.put<{ Params: Username & PackageParams, Body: { constraint?: string | null, updatesUntil?: string | null, minimumStability?: string | null } | undefined }>(

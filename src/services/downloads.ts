@@ -209,6 +209,10 @@ export function createDownloadsService (deps: {
       releases.grant(accountId, edition.id)
       return edition
     },
+    /** The release editions an account was granted (a public edition needs no grant, so it is listed only when granted). */
+    editionGrantsOf (accountId: number): Array<{ edition: string, createdAt: string }> {
+      return releases.grantsOf(accountId)
+    },
     revokeEdition (accountId: number, name: string): Edition {
       const edition = getEdition(name)
       releases.revoke(accountId, edition.id)

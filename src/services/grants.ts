@@ -56,10 +56,10 @@ export function createGrantService (deps: { transaction: Transactional, accounts
     /** Grants (or re-grants with a new rule) a package, `vendor/*` or edition. */
     grant: (username: string, target: string, rule?: GrantRuleInput): GrantResult => change(username, target, true, rule),
     revoke: (username: string, target: string): GrantResult => change(username, target, false, undefined),
-    /** The package and `vendor/*` grants of an account, with their rules. */
-    list (username: string): { username: string, grants: AccountGrant[] } {
+    /** The package and `vendor/*` grants of an account, with their rules, and its release edition grants. */
+    list (username: string): { username: string, grants: AccountGrant[], editions: Array<{ edition: string, createdAt: string }> } {
       const account = accounts.get(username)
-      return { username: account.username, grants: catalog.grantsOf(account.id) }
+      return { username: account.username, grants: catalog.grantsOf(account.id), editions: downloads.editionGrantsOf(account.id) }
     }
   }
 }

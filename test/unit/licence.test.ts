@@ -227,7 +227,12 @@ t.test('grants through the CLI (--json with the rule) and the admin API', async 
   s.app.ctx.downloads.setEditionAccess('pro', 'restricted')
   const edition = await s.app.inject({ method: 'PUT', url: '/api/v1/admin/accounts/alice/editions/pro', headers: s.admin })
   t.same(edition.json(), { username: 'alice', edition: 'pro', granted: true })
+  const withEdition = (await s.app.inject({ url: '/api/v1/admin/accounts/alice/grants', headers: s.admin })).json()
+  t.match(withEdition, { username: 'alice', grants: [], editions: [{ edition: 'pro', createdAt: String }] }, 'the edition grant is listed with the package grants')
+  t.match((await cliInProcess(s.dataDir, ['grants', 'alice'])).stdout, /^pro\trelease files \(edition\)$/m, 'and by `packyard grants`')
   t.equal((await s.app.inject({ method: 'DELETE', url: '/api/v1/admin/accounts/alice/editions/pro', headers: s.admin })).statusCode, 204)
+  t.same((await s.app.inject({ url: '/api/v1/admin/accounts/alice/grants', headers: s.admin })).json().editions, [], 'gone once revoked')
+  t.equal((await cliInProcess(s.dataDir, ['grants', 'alice'])).stdout, 'alice has no grants\n')
 })
 
 t.test('a yanked version leaves the metadata while its archive still downloads', async (t) => {

@@ -35,9 +35,11 @@ export function registerGrantCommands ({ program, run }: Cli): void {
       await run((ctx) => ctx.grants.revoke(username, target), human)()
     })
   program.command('grants <username>')
-    .description('list an account\'s package and vendor/* grants with their limits')
+    .description('list an account\'s package and vendor/* grants with their limits, and its release edition grants')
     .action(async (username: string) => {
       await run((ctx) => ctx.grants.list(username),
-        (r) => r.grants.length === 0 ? `${r.username} has no package grants` : r.grants.map((g) => `${g.target}\t${describeRule(g.rule)}`).join('\n'), 'read')()
+        (r) => r.grants.length === 0 && r.editions.length === 0
+          ? `${r.username} has no grants`
+          : [...r.grants.map((g) => `${g.target}\t${describeRule(g.rule)}`), ...r.editions.map((e) => `${e.edition}\trelease files (edition)`)].join('\n'), 'read')()
     })
 }
