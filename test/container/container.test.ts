@@ -126,7 +126,7 @@ t.test('the Docker image: build, run with a volume, publish, composer install, r
   t.equal((await run('podman', ['healthcheck', 'run', first])).code, 0, 'the HEALTHCHECK passes')
   const ps = (await must('podman', ['top', first, 'user', 'args'])).stdout
   t.match(ps, /node\s+\/usr\/bin\/tini -- packyard serve/, 'tini runs as node')
-  t.match(ps, /node\s+node \/usr\/local\/bin\/packyard serve/, 'the server runs as node under tini')
+  t.match(ps, /node\s+node --max-semi-space-size=16 \/usr\/local\/bin\/packyard serve/, 'the server runs as node under tini, with the options of its #! line')
   const account = await packyard(first, ['account', 'create', 'alice'])
   t.equal(account.username, 'alice')
   const key = await packyard(first, ['key', 'create', 'alice', '--name', 'container test'])
