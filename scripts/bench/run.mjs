@@ -6,7 +6,7 @@
 //   node scripts/bench/run.mjs --scale         also the scale point (10,000 packages × 10 versions; slow)
 //   node scripts/bench/run.mjs --scale-only    only the scale point
 // Overrides: --packages N --versions N --seconds N --downloads N --big-mib N
-//   --rounds N (default 3; --quick 2) --composer-rounds N (default 5) --scale-packages N --scale-versions N --scale-visible N
+//   --rounds N (default 3; --quick 2) --composer-rounds N (default 15; --quick 5) --scale-packages N --scale-versions N --scale-visible N
 //   --no-warn (skip Packyard at log level warn) --no-sha (skip nginx with a {SHA} htpasswd entry)
 //   --keep (keep the temp dirs) --out FILE
 // PACKYARD_BENCH_BIN=path/to/bin/packyard.js benchmarks another build than this checkout's.
@@ -62,7 +62,9 @@ function parseArgs () {
       downloads: num('downloads', quick ? 2 : 5),
       bigMiB: num('big-mib', quick ? 20 : 50),
       composerPackages: num('composer-packages', 60),
-      composerRounds: num('composer-rounds', 5),
+      // A resolve takes 0.2-0.6 s and moves by ±10% from run to run; 15 alternated rounds make
+      // the median steady enough for a 5% goal (5 rounds swung 0.97-1.07× on the same code).
+      composerRounds: num('composer-rounds', quick ? 5 : 15),
       warn: !flags.has('no-warn'),
       sha: !flags.has('no-sha')
     },
