@@ -2,7 +2,7 @@ import t, { type Test } from 'tap'
 import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import net from 'node:net'
 import path from 'node:path'
-import { spawn } from 'node:child_process'
+import { execFileSync, spawn } from 'node:child_process'
 import { basic, cliInProcess, cliJsonQuick, mainInProcess, spawnCli, startServer, BIN, ROOT, buildTestApp, tempDir, writePackageZip, type CliResult } from '../helpers/harness.js'
 import { loadConfig } from '../../src/config.js'
 import { createContext } from '../../src/context.js'
@@ -328,6 +328,30 @@ t.test('npm start (and the image, and an installed packyard) run the server thro
   t.same(cmdline.slice(1, 3), ['--max-semi-space-size=16', BIN], 'V8 young generation bounded (README "Configuration")')
   t.equal((await fetch(`${server.url}/healthz`)).status, 200, 'and it serves')
   t.equal(await server.stop(), 0, 'stops cleanly on SIGTERM')
+})
+
+/** A Node.js older than the supported 24: the machine's own when it is one (Debian's 18, some images' 20), else Node 20 from the npm registry (scripts/install-node.sh). */
+function olderNode (): string {
+  try {
+    const version = execFileSync('/usr/bin/node', ['--version'], { encoding: 'utf8' }).trim()
+    if (Number(version.slice(1).split('.')[0]) < 24) return '/usr/bin/node'
+  } catch {}
+  const out = execFileSync('bash', [path.join(ROOT, 'scripts', 'install-node.sh'), '20'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] })
+  return path.join(out.trim().split('\n').pop()!, 'node')
+}
+
+t.test('on a Node.js older than 24, packyard says which one it needs (not a SyntaxError from bin/packyard.js)', async (t) => {
+  const node = olderNode()
+  const r = await new Promise<CliResult>((resolve, reject) => {
+    const child = spawn(node, [BIN, '--data-dir', tempDir(t), 'account', 'list'], { env: { ...process.env, NODE_OPTIONS: '' }, stdio: ['ignore', 'pipe', 'pipe'] })
+    let stdout = ''
+    let stderr = ''
+    child.stdout.on('data', (c: Buffer) => { stdout += c.toString() })
+    child.stderr.on('data', (c: Buffer) => { stderr += c.toString() })
+    child.on('error', reject)
+    child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr, json: undefined }))
+  })
+  assertUserError(t, r, 1, /^packyard: Packyard needs Node\.js >=24; this is (1[0-9]|2[0-3])\.\d+\.\d+\n$/, `one line from ${node}`)
 })
 
 t.test('without a build, bin/packyard.js says so in one line', async (t) => {
