@@ -330,6 +330,19 @@ t.test('npm start (and the image, and an installed packyard) run the server thro
   t.equal(await server.stop(), 0, 'stops cleanly on SIGTERM')
 })
 
+/** `node <args>` without tap's NODE_OPTIONS, its output collected. */
+function runScript (node: string, args: string[]): Promise<CliResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(node, args, { env: { ...process.env, NODE_OPTIONS: '' }, stdio: ['ignore', 'pipe', 'pipe'] })
+    let stdout = ''
+    let stderr = ''
+    child.stdout.on('data', (c: Buffer) => { stdout += c.toString() })
+    child.stderr.on('data', (c: Buffer) => { stderr += c.toString() })
+    child.on('error', reject)
+    child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr, json: undefined }))
+  })
+}
+
 /** A Node.js older than the supported 24: the machine's own when it is one (Debian's 18, some images' 20), else Node 20 from the npm registry (scripts/install-node.sh). */
 function olderNode (): string {
   try {
@@ -342,15 +355,7 @@ function olderNode (): string {
 
 t.test('on a Node.js older than 24, packyard says which one it needs (not a SyntaxError from bin/packyard.js)', async (t) => {
   const node = olderNode()
-  const r = await new Promise<CliResult>((resolve, reject) => {
-    const child = spawn(node, [BIN, '--data-dir', tempDir(t), 'account', 'list'], { env: { ...process.env, NODE_OPTIONS: '' }, stdio: ['ignore', 'pipe', 'pipe'] })
-    let stdout = ''
-    let stderr = ''
-    child.stdout.on('data', (c: Buffer) => { stdout += c.toString() })
-    child.stderr.on('data', (c: Buffer) => { stderr += c.toString() })
-    child.on('error', reject)
-    child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr, json: undefined }))
-  })
+  const r = await runScript(node, [BIN, '--data-dir', tempDir(t), 'account', 'list'])
   assertUserError(t, r, 1, /^packyard: Packyard needs Node\.js >=24; this is (1[0-9]|2[0-3])\.\d+\.\d+\n$/, `one line from ${node}`)
 })
 
@@ -359,15 +364,7 @@ t.test('without a build, bin/packyard.js says so in one line', async (t) => {
   mkdirSync(path.join(checkout, 'bin'))
   copyFileSync(BIN, path.join(checkout, 'bin', 'packyard.js'))
   writeFileSync(path.join(checkout, 'package.json'), '{"type":"module"}')
-  const r = await new Promise<CliResult>((resolve, reject) => {
-    const child = spawn(process.execPath, [path.join(checkout, 'bin', 'packyard.js'), 'account', 'list'], { env: { ...process.env, NODE_OPTIONS: '' }, stdio: ['ignore', 'pipe', 'pipe'] })
-    let stdout = ''
-    let stderr = ''
-    child.stdout.on('data', (c: Buffer) => { stdout += c.toString() })
-    child.stderr.on('data', (c: Buffer) => { stderr += c.toString() })
-    child.on('error', reject)
-    child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr, json: undefined }))
-  })
+  const r = await runScript(process.execPath, [path.join(checkout, 'bin', 'packyard.js'), 'account', 'list'])
   assertUserError(t, r, 1, /^packyard: the build output \(dist\/\) is missing; run `npm run build` \(or `npm ci`\) in /, 'missing dist')
   t.match(r.stderr, checkout, 'names the checkout')
 })
