@@ -9,6 +9,12 @@ export interface Edition {
   access: Access
 }
 
+/** An account's grant of a restricted edition's release files. */
+export interface EditionGrant {
+  edition: string
+  createdAt: string
+}
+
 export interface Release {
   id: number
   fileName: string

@@ -1,6 +1,6 @@
 import type { Db } from '../db/database.js'
 import type { Access } from '../domain/catalog.js'
-import type { Edition, NewRelease, Release } from '../domain/releases.js'
+import type { Edition, EditionGrant, NewRelease, Release } from '../domain/releases.js'
 import { errors } from '../errors.js'
 
 interface ReleaseRow {
@@ -79,7 +79,7 @@ export function createReleasesRepository (db: Db) {
       deleteGrant.run(accountId, editionId)
     },
     /** The editions an account holds a grant for, by name. */
-    grantsOf (accountId: number): Array<{ edition: string, createdAt: string }> {
+    grantsOf (accountId: number): EditionGrant[] {
       return grantsOf.all(accountId).map((r) => ({ edition: r.edition, createdAt: r.created_at }))
     },
     findByFileName (fileName: string): Release | undefined {

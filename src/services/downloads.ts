@@ -10,7 +10,7 @@ import { stageOrExplain, type ArchiveStore } from '../repositories/archive-store
 import type { DownloadTokensRepository } from '../repositories/download-tokens.js'
 import type { Access } from '../domain/catalog.js'
 import type { ReleasesRepository } from '../repositories/releases.js'
-import type { Edition, Release } from '../domain/releases.js'
+import type { Edition, EditionGrant, Release } from '../domain/releases.js'
 import { normalizeVersion, sortVersionsDescending } from '../composer/version.js'
 import { errors } from '../errors.js'
 import { hashSecret, secretMatches } from './secrets.js'
@@ -210,7 +210,7 @@ export function createDownloadsService (deps: {
       return edition
     },
     /** The release editions an account was granted (a public edition needs no grant, so it is listed only when granted). */
-    editionGrantsOf (accountId: number): Array<{ edition: string, createdAt: string }> {
+    editionGrantsOf (accountId: number): EditionGrant[] {
       return releases.grantsOf(accountId)
     },
     revokeEdition (accountId: number, name: string): Edition {

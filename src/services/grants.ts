@@ -1,5 +1,6 @@
 import { errors } from '../errors.js'
 import type { GrantRule } from '../domain/catalog.js'
+import type { EditionGrant } from '../domain/releases.js'
 import type { AccountService } from './accounts.js'
 import type { CatalogService } from './catalog.js'
 import type { DownloadsService } from './downloads.js'
@@ -57,7 +58,7 @@ export function createGrantService (deps: { transaction: Transactional, accounts
     grant: (username: string, target: string, rule?: GrantRuleInput): GrantResult => change(username, target, true, rule),
     revoke: (username: string, target: string): GrantResult => change(username, target, false, undefined),
     /** The package and `vendor/*` grants of an account, with their rules, and its release edition grants. */
-    list (username: string): { username: string, grants: AccountGrant[], editions: Array<{ edition: string, createdAt: string }> } {
+    list (username: string): { username: string, grants: AccountGrant[], editions: EditionGrant[] } {
       const account = accounts.get(username)
       return { username: account.username, grants: catalog.grantsOf(account.id), editions: downloads.editionGrantsOf(account.id) }
     }

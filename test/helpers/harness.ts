@@ -160,14 +160,15 @@ export interface ServerProcess {
 /** Starts `packyard serve` as a real process on 127.0.0.1 with a free port. */
 export function startServer (t: Teardown, dataDir: string, opts: { env?: Record<string, string>, args?: string[], viaShebang?: boolean } = {}): Promise<ServerProcess> {
   return new Promise((resolve, reject) => {
-    const args = [BIN, '--data-dir', dataDir, 'serve', '--host', '127.0.0.1', '--port', '0', ...(opts.args ?? [])]
     // viaShebang: bin/packyard.js run as a program, through its #! line, as `npm start`, the
     // image and an installed `packyard` run it (with this process's Node first on PATH).
-    const child = spawn(opts.viaShebang === true ? args[0]! : process.execPath, opts.viaShebang === true ? args.slice(1) : args, {
+    const shebang = opts.viaShebang === true
+    const [command, ...args] = [...(shebang ? [] : [process.execPath]), BIN, '--data-dir', dataDir, 'serve', '--host', '127.0.0.1', '--port', '0', ...(opts.args ?? [])]
+    const child = spawn(command!, args, {
       env: {
         ...process.env,
         PACKYARD_LOG_LEVEL: 'info',
-        ...(opts.viaShebang === true ? { PATH: `${path.dirname(process.execPath)}${path.delimiter}${process.env.PATH ?? ''}` } : {}),
+        ...(shebang ? { PATH: `${path.dirname(process.execPath)}${path.delimiter}${process.env.PATH ?? ''}` } : {}),
         ...opts.env
       },
       stdio: ['ignore', 'pipe', 'pipe']
